@@ -1,0 +1,134 @@
+"""create_app(): mounts every domain's API and page routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from kechuang import __version__
+from kechuang.core.errors import AppError, FieldError, ValidationFailed
+from kechuang.core.i18n import N_, get_locale, normalize_locale, set_locale
+
+log = logging.getLogger("kechuang")
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+# Each domain contributes ``api.router`` and, when it has pages, ``pages.router``. Add new domains here.
+DOMAINS: list[str] = ["registry"]
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "example": "validation_failed"},
+                "message": {"type": "string", "example": "部分字段无效。"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "reason": {"type": "string"},
+                                       "row": {"type": "integer"}, "value": {}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """Request id, locale (``?lang=``, cookie ``lang``, user preference, Accept-Language)."""
+
+    async def dispatch(self, request: Request, call_next):
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        lang = request.query_params.get("lang") or request.cookies.get("lang")
+        set_locale(normalize_locale(lang or _accept_language(request.headers.get("accept-language"))))
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request.state.request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def _accept_language(header: str | None) -> str | None:
+    if not header:
+        return None
+    first = header.split(",")[0].split(";")[0].strip()
+    return first if first.lower().startswith(("zh", "en")) else None
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, exc: AppError):
+    """Render ``exc`` once: JSON for the API, a friendly page for browsers."""
+    renderer = getattr(request.app.state, "html_error_renderer", None)
+    if renderer is not None and _wants_html(request):
+        return renderer(request, exc)
+    return JSONResponse(exc.to_dict(get_locale()), status_code=exc.status_code)
+
+
+def create_app() -> FastAPI:
+    """The kechuang web application."""
+    app = FastAPI(
+        title="kechuang API",
+        version=__version__,
+        description="kechuang (科创): science-and-technology innovation platform. JSON API; errors share one "
+        "schema (`error.code`, `error.message`, `error.errors[]` with `field` and `reason`). Lists take "
+        "`page`, `per_page` (≤200), `sort` (`field` or `-field`) and `q`.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError):
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        errors = [
+            FieldError(".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")) or "body",
+                       N_("Invalid value: {detail}"), {"detail": e.get("msg", "")}, value=e.get("input"))
+            for e in exc.errors()
+        ]
+        return error_response(request, ValidationFailed(errors=errors))
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        """Liveness probe (public)."""
+        return {"status": "ok", "version": __version__}
+
+    static_dir = WEB_DIR / "static"
+    if static_dir.exists():
+        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    for domain in DOMAINS:
+        for part in ("api", "pages"):
+            try:
+                module = importlib.import_module(f"kechuang.{domain}.{part}")
+            except ModuleNotFoundError as exc:
+                if exc.name == f"kechuang.{domain}.{part}":
+                    continue
+                raise
+            app.include_router(module.router)
+
+    if not any(getattr(r, "path", None) == "/" for r in app.routes):
+
+        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+        def index() -> str:
+            return "<!doctype html><title>kechuang</title><h1>kechuang 科创</h1><p><a href='/api/docs'>API</a></p>"
+
+    return app

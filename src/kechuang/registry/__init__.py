@@ -1,0 +1,1 @@
+"""Registry: organisations, people, yearly facts, qualifications, relations; import and export."""
