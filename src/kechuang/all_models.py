@@ -1,5 +1,7 @@
 """Imports every domain's models so ``metadata`` is complete (Alembic, tests). Add new domains here."""
 
+from kechuang.accounts import models as accounts_models  # noqa: F401
+from kechuang.commitments import models as commitments_models  # noqa: F401
 from kechuang.core import audit  # noqa: F401
 from kechuang.db import Base
 from kechuang.registry import models as registry_models  # noqa: F401

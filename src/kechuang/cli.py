@@ -20,6 +20,7 @@ GROUPS: list[tuple[str, str]] = [
     ("kechuang.dbcli", "db"),
     ("kechuang.registry.cli", "registry"),
     ("kechuang.demo.cli", "demo"),
+    ("kechuang.commitments.cli", "commitments"),
 ]
 
 
