@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
+from kechuang.core.errors import FieldError, ValidationFailed
+from kechuang.core.i18n import N_
 from kechuang.core.pagination import Page, PageParams
 from kechuang.registry import export as registry_export
-from kechuang.registry import service
+from kechuang.registry import importer, service
 from kechuang.registry.schemas import (
     FactIn,
     FactRead,
@@ -128,3 +130,22 @@ def create_person(session: DbSession, principal: RegistryWrite, body: PersonCrea
 def get_person(session: DbSession, principal: PeopleRead, person_id: int):
     """One person."""
     return service.access_person_by_id(session, principal, person_id)
+
+
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+@router.post("/import")
+def import_registry(
+    session: DbSession, principal: RegistryWrite, file: UploadFile,
+    dry_run: Annotated[bool, Form()] = False, kind: Annotated[str | None, Form()] = None,
+):
+    """Import a CSV/XLSX of organisations, facts, qualifications or people (multipart ``file``; form
+    fields ``dry_run`` and ``kind``). 200: the counts; 422: every bad row (row, field=column, value, reason)."""
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ValidationFailed(errors=[FieldError("file", N_("The file is larger than {mb} MB."),
+                                                  {"mb": MAX_IMPORT_BYTES // 2**20})])
+    result = importer.import_file(session, principal, data, filename=file.filename or "upload",
+                                  kind=kind or None, dry_run=dry_run)
+    return result.to_dict()

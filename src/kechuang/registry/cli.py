@@ -7,13 +7,16 @@ from typing import Literal
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from kechuang.core.auth import SYSTEM
+from kechuang.core.errors import ValidationFailed
 from kechuang.core.i18n import _
 from kechuang.core.pagination import PageParams
 from kechuang.db import session_scope
 from kechuang.registry import export as registry_export
-from kechuang.registry import service
+from kechuang.registry import importer, service
 
 app = typer.Typer(help="Registry of organisations, people and yearly facts.", no_args_is_help=True)
 console = Console()
@@ -42,3 +45,63 @@ def export_cmd(
     target = out or Path(name)
     target.write_bytes(data)
     console.print(_("Wrote {path} ({size} bytes).", path=str(target), size=len(data)))
+
+
+def print_import_result(result: importer.ImportResult) -> None:
+    """A table of what an import did (or would do) per kind."""
+    title = _("Dry run: nothing was written") if result.dry_run else _("Imported {name}", name=result.filename)
+    table = Table(title=title)
+    for label in (_("Kind"), _("Rows"), _("Created"), _("Updated"), _("Unchanged")):
+        table.add_column(label, justify="left" if label == _("Kind") else "right")
+    for kind, c in result.kinds.items():
+        table.add_row(kind, str(c.rows), str(c.created), str(c.updated), str(c.unchanged))
+    table.add_row(_("Total"), str(result.rows), str(result.created), str(result.updated), str(result.unchanged),
+                  style="bold")
+    console.print(table)
+    if result.dry_run and result.changes:
+        changes = Table(title=_("Changes (first {n})", n=len(result.changes)))
+        for label in (_("Kind"), _("Key"), _("Action"), _("Fields")):
+            changes.add_column(label)
+        for ch in result.changes:
+            changes.add_row(ch.kind, ch.key, _("create") if ch.action == "create" else _("update"),
+                            ", ".join(ch.fields))
+        console.print(changes)
+    if result.ignored_columns:
+        console.print(_("Ignored columns: {columns}", columns=", ".join(result.ignored_columns)))
+
+
+def print_import_errors(exc: ValidationFailed) -> None:
+    """Every bad row: row, column, value, reason."""
+    table = Table(title=exc.render_message())
+    for label in (_("Row"), _("Column"), _("Value"), _("Reason")):
+        table.add_column(label)
+    for e in exc.errors:
+        r = e.render()
+        table.add_row(str(r.get("row", "")), r["field"], str(r.get("value", "")), r["reason"])
+    console.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or XLSX file."),
+    kind: str = typer.Option(None, "--kind", help="organisations, facts, qualifications or people "
+                                                  "(default: guessed from the headers)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show what would change; write nothing."),
+):
+    """Import organisations, facts, qualifications or people from CSV/XLSX (all rows or none)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(_("Reading"), total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            label = _("Validating") if stage == "validate" else _("Writing")
+            bar.update(task, description=label, completed=done, total=total)
+
+        try:
+            with session_scope() as session:
+                result = importer.import_file(session, SYSTEM, file, kind=kind, dry_run=dry_run, progress=progress)
+        except ValidationFailed as exc:
+            bar.stop()
+            print_import_errors(exc)
+            raise typer.Exit(1) from None
+    print_import_result(result)
