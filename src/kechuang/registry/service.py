@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kechuang.core import audit
@@ -444,3 +445,35 @@ def person_affiliations(session: Session, principal: Principal, person_id: int) 
     person = access_person_by_id(session, principal, person_id)
     return list(session.scalars(select(Affiliation).where(Affiliation.person_id == person.id)
                                 .order_by(Affiliation.start_date.desc())))
+
+
+# ---------------------------------------------------------------- qualification expiry (dashboard, 360° page)
+EXPIRY_WARNING_DAYS = 90
+
+
+def qualification_status(q: Qualification, today: date | None = None) -> str:
+    """``expired``, ``expiring`` (within 90 days) or ``valid``."""
+    today = today or date.today()
+    if q.valid_to_date is None:
+        return "valid"
+    if q.valid_to_date < today:
+        return "expired"
+    if q.valid_to_date <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"
+
+
+def expiring_qualifications(session: Session, principal: Principal, within_days: int = EXPIRY_WARNING_DAYS,
+                            today: date | None = None, limit: int = 10) -> tuple[int, list[tuple[Qualification, Organisation]]]:
+    """Qualifications of readable organisations ending within ``within_days``: the count and the first few."""
+    today = today or date.today()
+    orgs = readable_organisations(principal).subquery()
+    cond = (Qualification.valid_to_date >= today, Qualification.valid_to_date <= today + timedelta(days=within_days))
+    total = session.scalar(select(func.count()).select_from(Qualification)
+                           .join(orgs, orgs.c.id == Qualification.organisation_id).where(*cond)) or 0
+    rows = session.execute(
+        select(Qualification, Organisation).join(Organisation, Organisation.id == Qualification.organisation_id)
+        .where(Qualification.organisation_id.in_(select(orgs.c.id)), *cond)
+        .order_by(Qualification.valid_to_date, Qualification.id).limit(limit)
+    ).all()
+    return int(total), [(q, o) for q, o in rows]
