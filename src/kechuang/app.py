@@ -16,12 +16,13 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from kechuang import __version__
 from kechuang.core.errors import AppError, FieldError, ValidationFailed
 from kechuang.core.i18n import N_, get_locale, normalize_locale, set_locale
+from kechuang.core.web_security import CsrfMiddleware
 
 log = logging.getLogger("kechuang")
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
 # Each domain contributes ``api.router`` and, when it has pages, ``pages.router``. Add new domains here.
-DOMAINS: list[str] = ["registry", "commitments"]
+DOMAINS: list[str] = ["registry", "commitments", "accounts"]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -91,6 +92,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    app.add_middleware(CsrfMiddleware)  # inside RequestContextMiddleware: locale is set before it runs
     app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(AppError)
@@ -124,6 +126,12 @@ def create_app() -> FastAPI:
                     continue
                 raise
             app.include_router(module.router)
+
+    from kechuang.web import errors as web_errors
+    from kechuang.web import pages as web_pages
+
+    web_errors.install(app)  # friendly HTML error pages (app.state.html_error_renderer)
+    app.include_router(web_pages.router)  # dashboard, language switch, pillar pages
 
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
 

@@ -1,0 +1,163 @@
+"""Pages of the web shell: dashboard per role, language switch, the three pillars' overview pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
+
+from kechuang.config import settings
+from kechuang.core import i18n
+from kechuang.core.auth import Principal, Role
+from kechuang.core.deps import CurrentPrincipal, DbSession, get_optional_principal
+from kechuang.core.errors import NotFound
+from kechuang.core.i18n import N_
+from kechuang.core.pagination import PageParams
+from kechuang.core.permissions import has
+from kechuang.registry import service as registry_service
+from kechuang.web.pageutil import pages_router, safe_next
+from kechuang.web.templating import NavItem, register_nav, render
+
+router = pages_router()
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module of a pillar; ``url`` is live once a domain mounts pages there, else it shows as coming soon."""
+
+    title: str
+    description: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Pillar:
+    """One of the three pillars of the platform."""
+
+    key: str
+    title: str
+    description: str
+    modules: tuple[Module, ...]
+
+
+PILLARS: tuple[Pillar, ...] = (
+    Pillar("science", N_("AI for Science"),
+           N_("Shared datasets, models and evaluation tasks for scientific research, with reproducible runs."),
+           (Module(N_("Datasets"), N_("Catalogue of open and restricted research datasets."), "/science/datasets"),
+            Module(N_("Models"), N_("Registered scientific models with their licences and cards."), "/science/models"),
+            Module(N_("Evaluation tasks and leaderboards"), N_("Benchmarks, submitted runs and rankings."),
+                   "/science/tasks"))),
+    Pillar("enterprise", N_("Enterprise innovation"),
+           N_("Policies as rules, innovation vouchers, open challenges and shared facilities for enterprises."),
+           (Module(N_("Policy entitlements"), N_("Which support policies an enterprise qualifies for, and why."),
+                   "/policy"),
+            Module(N_("Innovation vouchers"), N_("Applications, redemptions and balances of vouchers."), "/voucher"),
+            Module(N_("Open challenges"), N_("Technology challenges published by enterprises (揭榜挂帅)."),
+                   "/challenge"),
+            Module(N_("Shared facilities"), N_("Large research instruments open for booking."), "/facility"))),
+    Pillar("talent", N_("Talent & transfer"),
+           N_("Technology transfer, patents and talent evaluation across universities and institutes."),
+           (Module(N_("Technology transfer"), N_("Transfer projects and income shares of researchers."),
+                   "/transfer"),
+            Module(N_("Patents"), N_("Patent portfolios and their transfer status."), "/patent"),
+            Module(N_("Talent evaluation"), N_("Category-based evaluation of researchers."), "/talent"))),
+)
+
+for _order, _p in enumerate(PILLARS):
+    register_nav(NavItem(f"pillar-{_p.key}", _p.title, f"/pillars/{_p.key}", order=10 + _order))
+
+
+def _live(request: Request, url: str) -> bool:
+    return any(getattr(r, "path", "") == url or getattr(r, "path", "").startswith(url + "/")
+               for r in request.app.routes if not getattr(r, "path", "").startswith("/api/"))
+
+
+@router.get("/")
+def dashboard(request: Request, session: DbSession, principal: Annotated[Principal | None,
+                                                                          Depends(get_optional_principal)]):
+    """Dashboard for the logged-in role; anonymous visitors go to the log-in page."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    stats: list[dict[str, Any]] = []
+    expiring: list = []
+    own_org = None
+    if has(principal, registry_service.READ_ORGANISATIONS):
+        orgs = registry_service.list_organisations(session, principal, PageParams(per_page=1))
+        stats.append({"label": N_("Organisations visible to you"), "value": orgs.total,
+                      "url": "/registry/organisations"})
+        count, expiring = registry_service.expiring_qualifications(session, principal, limit=5)
+        stats.append({"label": N_("Qualifications expiring within 90 days"), "value": count,
+                      "url": "/registry/organisations"})
+        if principal.organisation_id:
+            try:
+                own_org = registry_service.access_organisation_by_id(session, principal, principal.organisation_id)
+            except NotFound:
+                own_org = None
+    if has(principal, registry_service.READ_PEOPLE):
+        people = registry_service.list_people(session, principal, PageParams(per_page=1))
+        stats.append({"label": N_("People visible to you"), "value": people.total, "url": "/registry/people"})
+    recent_audit: list = []
+    audit_pages = _audit_module()
+    if audit_pages is not None and audit_pages.may_view(principal):
+        recent_audit = audit_pages.recent_entries(session, principal, 5)
+    return render(request, "dashboard.html", {
+        "title": N_("Dashboard"), "stats": stats, "expiring": expiring, "own_org": own_org,
+        "pillars": PILLARS, "recent_audit": recent_audit, "is_live": lambda url: _live(request, url),
+        "synthetic": bool(own_org and own_org.is_synthetic) or any(o.is_synthetic for _q, o in expiring),
+        "Role": Role,
+    }, principal=principal)
+
+
+def _audit_module():
+    try:
+        from kechuang.web import audit_pages
+    except ImportError:  # pragma: no cover - audit pages are part of the web package
+        return None
+    return audit_pages
+
+
+@router.get("/pillars/{key}")
+def pillar(request: Request, principal: CurrentPrincipal, key: str):
+    """Overview of one pillar: its modules, live or coming soon."""
+    found = next((p for p in PILLARS if p.key == key), None)
+    if found is None:
+        raise NotFound()
+    return render(request, "pillar.html", {"title": found.title, "pillar": found, "active_nav": f"pillar-{key}",
+                                           "is_live": lambda url: _live(request, url)}, principal=principal)
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str | None = None):
+    """Switch the interface language (remembered in the ``lang`` cookie, and on the account when logged in)."""
+    locale = i18n.normalize_locale(code)
+    response = RedirectResponse(safe_next(_strip_lang(next)), status_code=303)
+    response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True,
+                        secure=settings.cookie_secure)
+    _remember_on_account(request, locale)
+    return response
+
+
+def _strip_lang(target: str | None) -> str | None:
+    if not target or "lang=" not in target:
+        return target
+    path, _, query = target.partition("?")
+    kept = "&".join(p for p in query.split("&") if not p.startswith("lang="))
+    return path + ("?" + kept if kept else "")
+
+
+def _remember_on_account(request: Request, locale: str) -> None:
+    """Store the preference on the user when the accounts domain offers it."""
+    try:
+        from kechuang.accounts import service as accounts_service
+    except ImportError:
+        return
+    setter = getattr(accounts_service, "set_language", None)
+    principal = getattr(request.state, "web_principal", None)
+    if setter is None or principal is None or principal.user_id is None:
+        return
+    from kechuang.db import session_scope
+
+    with session_scope() as session:
+        setter(session, principal, locale)

@@ -1,0 +1,39 @@
+/* kechuang page scripts: ECharts charts declared by data-chart="<name>" with JSON in #chart-<name>. */
+(function () {
+  "use strict";
+  function factsOption(d) {
+    var css = getComputedStyle(document.documentElement);
+    var font = css.getPropertyValue("--font");
+    return {
+      textStyle: { fontFamily: font },
+      color: ["#1747a6", "#0f766e", "#d97706"],
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: d.years.map(String) },
+      yAxis: [
+        { type: "value", name: d.labels.money_axis, nameTextStyle: { align: "left" } },
+        { type: "value", name: d.labels.pct_axis, splitLine: { show: false } }
+      ],
+      series: [
+        { name: d.labels.revenue, type: "bar", data: d.revenue, barMaxWidth: 28 },
+        { name: d.labels.rd, type: "bar", data: d.rd, barMaxWidth: 28 },
+        { name: d.labels.intensity, type: "line", yAxisIndex: 1, data: d.intensity, smooth: true, symbolSize: 7 }
+      ]
+    };
+  }
+  var builders = { facts: factsOption };
+  function init() {
+    if (!window.echarts) { return; }
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var name = el.getAttribute("data-chart");
+      var src = document.getElementById("chart-" + name);
+      if (!src || !builders[name]) { return; }
+      var chart = window.echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(builders[name](JSON.parse(src.textContent)));
+      window.addEventListener("resize", function () { chart.resize(); });
+      el.setAttribute("data-chart-ready", "true");
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();
