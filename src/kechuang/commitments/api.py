@@ -21,10 +21,16 @@ from kechuang.commitments.schemas import (
     StatusChange,
 )
 from kechuang.core.auth import Principal
-from kechuang.core.deps import DbSession, get_optional_principal, requires
+from kechuang.core.deps import PUBLIC_ROUTES, DbSession, get_optional_principal, requires
 from kechuang.core.tabular import XLSX_MEDIA
 
 router = APIRouter(prefix="/api/v1/commitments", tags=["commitments"])
+# Public by intent: replies marked 主动公开 and their progress are open to everyone (issue 8, roles).
+PUBLIC_ROUTES.update({
+    "/api/v1/commitments/replies", "/api/v1/commitments/replies/{doc_no}/commitments",
+    "/api/v1/commitments/replies/{doc_no}/report", "/api/v1/commitments/commitments/{commitment_id}/links",
+    "/api/v1/commitments/indicators",
+})
 
 Editor = Annotated[Principal, Depends(requires(service.EDIT))]
 # Public by intent: anonymous callers see only replies marked 主动公开 (the service filters).

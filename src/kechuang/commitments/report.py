@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
 
-from kechuang.core.i18n import N_, get_locale, gettext, ngettext
-
-_ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=select_autoescape(["html"]))
-_ENV.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
+from kechuang.core.i18n import N_, get_locale, gettext
+from kechuang.web.templating import env
 
 STATUS_LABELS = {"planned": N_("Planned"), "in_progress": N_("In progress"), "done": N_("Done"),
                  "dropped": N_("Dropped")}
@@ -31,7 +26,7 @@ def to_json(report: dict[str, Any]) -> str:
 
 def to_html(report: dict[str, Any]) -> str:
     """A printable, self-contained HTML report in the current language."""
-    return _ENV.get_template("commitments/report.html").render(
+    return env.get_template("commitments/report.html").render(
         r=report, lang=get_locale(), status_label=lambda s: gettext(STATUS_LABELS[s]),
         kind_label=lambda k: gettext(KIND_LABELS.get(k, k)), synthetic_note=gettext(SYNTHETIC))
 

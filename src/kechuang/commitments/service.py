@@ -84,6 +84,14 @@ def access_reply(session: Session, principal: Principal | None, doc_no: str) -> 
     return reply
 
 
+def access_reply_by_id(session: Session, principal: Principal | None, reply_id: int) -> ProposalReply:
+    """A reply by id, or ``NotFound`` (also when not visible)."""
+    reply = session.scalar(readable_replies(principal).where(ProposalReply.id == reply_id))
+    if reply is None:
+        raise NotFound()
+    return reply
+
+
 def access_commitment(session: Session, principal: Principal | None, commitment_id: int) -> Commitment:
     """A commitment of a visible reply, or ``NotFound``."""
     stmt = (select(Commitment).join(ProposalReply, ProposalReply.id == Commitment.reply_id)

@@ -22,7 +22,16 @@
       ]
     };
   }
-  var builders = { facts: factsOption };
+  function statusOption(d) {
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#94a3b8", "#1747a6", "#0f766e", "#b91c1c"],
+      tooltip: { trigger: "item" },
+      legend: { bottom: 0 },
+      series: [{ type: "pie", radius: ["45%", "72%"], data: d.status, label: { formatter: "{b}: {c}" } }]
+    };
+  }
+  var builders = { facts: factsOption, status: statusOption };
   function init() {
     if (!window.echarts) { return; }
     document.querySelectorAll("[data-chart]").forEach(function (el) {
