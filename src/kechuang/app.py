@@ -139,4 +139,32 @@ def create_app() -> FastAPI:
         def index() -> str:
             return "<!doctype html><title>kechuang</title><h1>kechuang 科创</h1><p><a href='/api/docs'>API</a></p>"
 
+    app.openapi = lambda: _openapi_with_errors(app)  # type: ignore[method-assign]
     return app
+
+
+_ERROR_RESPONSES = {
+    "401": "Not logged in or token invalid",
+    "403": "Not allowed for this role, or CSRF check failed",
+    "404": "Missing, or not visible to the caller (the same answer for both)",
+    "409": "Conflicts with the current state",
+    "422": "Validation failed: each field with its reason",
+}
+
+
+def _openapi_with_errors(app: FastAPI) -> dict:
+    """OpenAPI with the shared error schema referenced by every operation's 4xx responses."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path_item in schema.get("paths", {}).values():
+        for op in path_item.values():
+            responses = op.setdefault("responses", {})
+            for code, text in _ERROR_RESPONSES.items():
+                responses[code] = {"description": text, **ref}
+    app.openapi_schema = schema
+    return schema
