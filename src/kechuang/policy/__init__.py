@@ -1,0 +1,1 @@
+"""Policy benefits without application (免申即享): rules as code, engine, library."""
