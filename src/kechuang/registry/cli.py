@@ -47,7 +47,7 @@ def export_cmd(
     console.print(_("Wrote {path} ({size} bytes).", path=str(target), size=len(data)))
 
 
-def print_import_result(result: importer.ImportResult) -> None:
+def print_import_result(result: importer.ImportResult, show_changes: int = 20) -> None:
     """A table of what an import did (or would do) per kind."""
     title = _("Dry run: nothing was written") if result.dry_run else _("Imported {name}", name=result.filename)
     table = Table(title=title)
@@ -58,12 +58,14 @@ def print_import_result(result: importer.ImportResult) -> None:
     table.add_row(_("Total"), str(result.rows), str(result.created), str(result.updated), str(result.unchanged),
                   style="bold")
     console.print(table)
-    if result.dry_run and result.changes:
-        changes = Table(title=_("Changes (first {n})", n=len(result.changes)))
-        for label in (_("Kind"), _("Key"), _("Action"), _("Fields")):
+    if result.dry_run and result.changes and show_changes:
+        shown = result.changes[:show_changes]
+        changes = Table(title=_("Changes (first {n})", n=len(shown)))
+        for label in (_("Kind"), _("Key"), _("Action"), _("Changed fields")):
             changes.add_column(label)
-        for ch in result.changes:
-            changes.add_row(ch.kind, ch.key, _("create") if ch.action == "create" else _("update"),
+        for ch in shown:
+            create = ch.action == "create"
+            changes.add_row(ch.kind, ch.key, _("create") if create else _("update"), "" if create else
                             ", ".join(ch.fields))
         console.print(changes)
     if result.ignored_columns:

@@ -624,6 +624,23 @@ def _chunks(seq: list[Any], n: int = _CHUNK) -> Iterable[list[Any]]:
         yield seq[i:i + n]
 
 
+_SCAN_OVER = 5000  # more keys than this: one streamed scan of the table beats many IN (...) queries
+
+
+def rows_where_in(session: Session, cols: list[Any], col: Any, keys: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    """Rows (as dicts) of ``cols`` whose ``col`` is one of ``keys`` (IN lists, or one scan for many keys)."""
+    keys = sorted(set(keys))
+    if len(keys) > _SCAN_OVER:
+        wanted = set(keys)
+        for row in session.execute(select(*cols).execution_options(yield_per=10000)).mappings():
+            if row[col.key] in wanted:
+                yield dict(row)
+        return
+    for chunk in _chunks(keys):
+        for row in session.execute(select(*cols).where(col.in_(chunk))).mappings():
+            yield dict(row)
+
+
 class _Plan:
     """Validation, change computation and bulk writing of one import batch."""
 
@@ -657,11 +674,10 @@ class _Plan:
         codes.discard(None)
         self.org_rows: dict[str, dict[str, Any]] = {}
         cols = [Organisation.id, *[getattr(Organisation, f) for f in _ORG_FIELDS]]
-        for chunk in _chunks(sorted(codes)):
-            for row in self.s.execute(select(*cols).where(Organisation.credit_code.in_(chunk))).mappings():
-                self.org_rows[row["credit_code"]] = dict(row)
-                self.org_ids[row["credit_code"]] = row["id"]
-                self.org_kinds[row["credit_code"]] = row["kind"]
+        for row in rows_where_in(self.s, cols, Organisation.credit_code, codes):
+            self.org_rows[row["credit_code"]] = row
+            self.org_ids[row["credit_code"]] = row["id"]
+            self.org_kinds[row["credit_code"]] = row["kind"]
 
     def _exists_org(self, code: str | None) -> bool:
         return code is not None and (code in self.org_ids or code in self.file_orgs)
@@ -740,9 +756,8 @@ class _Plan:
         existing: dict[tuple[int, int], dict[str, Any]] = {}
         cols = [OrganisationFact.id, OrganisationFact.organisation_id, OrganisationFact.year,
                 *[getattr(OrganisationFact, f) for f in _FACT_FIELDS if f != "year"]]
-        for chunk in _chunks(keys):
-            for row in self.s.execute(select(*cols).where(OrganisationFact.organisation_id.in_(chunk))).mappings():
-                existing[(row["organisation_id"], row["year"])] = dict(row)
+        for row in rows_where_in(self.s, cols, OrganisationFact.organisation_id, keys):
+            existing[(row["organisation_id"], row["year"])] = row
         first: dict[tuple[str, int], int] = {}
         for r in rows:
             self._tick("validate")
@@ -776,9 +791,8 @@ class _Plan:
         existing: dict[tuple[int, str, str], dict[str, Any]] = {}
         cols = [Qualification.id, Qualification.organisation_id, Qualification.kind, Qualification.number,
                 *[getattr(Qualification, f) for f in _QUAL_FIELDS]]
-        for chunk in _chunks(keys):
-            for row in self.s.execute(select(*cols).where(Qualification.organisation_id.in_(chunk))).mappings():
-                existing[(row["organisation_id"], row["kind"], row["number"])] = dict(row)
+        for row in rows_where_in(self.s, cols, Qualification.organisation_id, keys):
+            existing[(row["organisation_id"], row["kind"], row["number"])] = row
         first: dict[tuple[str, str, str], int] = {}
         for r in rows:
             self._tick("validate")
@@ -816,16 +830,14 @@ class _Plan:
         by_orcid: dict[str, dict[str, Any]] = {}
         by_ext: dict[str, dict[str, Any]] = {}
         for keys, col, target in ((orcids, Person.orcid, by_orcid), (ext_ids, Person.external_id, by_ext)):
-            for chunk in _chunks(keys):
-                for row in self.s.execute(select(*cols).where(col.in_(chunk))).mappings():
-                    target[row[col.key]] = dict(row)
+            for row in rows_where_in(self.s, cols, col, keys):
+                target[row[col.key]] = row
         person_ids = sorted({p["id"] for p in (*by_orcid.values(), *by_ext.values())})
         affs: dict[tuple[int, int], dict[str, Any]] = {}
-        for chunk in _chunks(person_ids):
-            for row in self.s.execute(select(Affiliation.id, Affiliation.person_id, Affiliation.organisation_id,
-                                             Affiliation.position, Affiliation.start_date, Affiliation.end_date)
-                                      .where(Affiliation.person_id.in_(chunk))).mappings():
-                affs[(row["person_id"], row["organisation_id"])] = dict(row)
+        aff_cols = [Affiliation.id, Affiliation.person_id, Affiliation.organisation_id, Affiliation.position,
+                    Affiliation.start_date, Affiliation.end_date]
+        for row in rows_where_in(self.s, aff_cols, Affiliation.person_id, person_ids):
+            affs[(row["person_id"], row["organisation_id"])] = row
         first_orcid: dict[str, int] = {}
         first_ext: dict[str, int] = {}
         self.person_aff: dict[int, dict[str, Any]] = {}  # row number -> affiliation values (new people)
@@ -913,12 +925,11 @@ class _Plan:
 
         # organisations
         rows = [dict(d, created_at=now, updated_at=now) for _r, d in self.creates["organisations"]]
-        for chunk in _chunks(rows, 5000):
-            res = self.s.execute(insert(Organisation).returning(Organisation.id, Organisation.credit_code,
-                                                                sort_by_parameter_order=True), chunk)
-            for oid, code in res:
-                self.org_ids[code] = oid
-            tick(len(chunk))
+        self._insert(Organisation, rows, tick)
+        # Plain executemany and one read-back: RETURNING with many rows is several times slower on PostgreSQL.
+        for row in rows_where_in(self.s, [Organisation.id, Organisation.credit_code], Organisation.credit_code,
+                                  [d["credit_code"] for d in rows]):
+            self.org_ids[row["credit_code"]] = row["id"]
         for _r, d in self.creates["organisations"]:
             record("registry.organisation.create", "organisation", self.org_ids[d["credit_code"]], None, d)
         self._bulk_update(Organisation, "organisations", now, tick, record, "registry.organisation.update",
@@ -928,19 +939,22 @@ class _Plan:
                                             for r, _i, b, a in self.updates["organisations"]}}
         # people and their affiliations
         rows = [dict(d, created_at=now, updated_at=now) for _r, d in self.creates["people"]]
-        new_ids: list[int] = []
-        for chunk in _chunks(rows, 5000):
-            new_ids.extend(self.s.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), chunk))
-            tick(len(chunk))
+        new_ids: dict[tuple[str | None, str | None], int] = {}
+        self._insert(Person, rows, tick)
+        pcols = [Person.id, Person.orcid, Person.external_id]
+        for col, keys in ((Person.orcid, [d["orcid"] for d in rows if d.get("orcid")]),
+                          (Person.external_id, [d["external_id"] for d in rows if not d.get("orcid")])):
+            for row in rows_where_in(self.s, pcols, col, keys):
+                new_ids[(row["orcid"], row["external_id"])] = row["id"]
         affs = list(self.aff_creates)
-        for (r, d), pid in zip(self.creates["people"], new_ids, strict=True):
+        for r, d in self.creates["people"]:
+            pid = new_ids[(d.get("orcid"), d.get("external_id"))]
             record("registry.person.create", "person", pid, None, d)
             if r.row in self.person_aff:
                 affs.append({"person_id": pid, **self.person_aff[r.row]})
         aff_rows = [{"person_id": a["person_id"], "organisation_id": self.org_ids[a["code"]],
                      **{f: a.get(f) for f in ("position", "start_date", "end_date")}} for a in affs]
-        for chunk in _chunks(aff_rows, 5000):
-            self.s.execute(insert(Affiliation), chunk)
+        self._insert(Affiliation, aff_rows, lambda _n: None)
         if detailed:
             for a in aff_rows:
                 record("registry.affiliation.create", "affiliation", None, None, a)
@@ -956,14 +970,16 @@ class _Plan:
         for kind, model, otype in (("facts", OrganisationFact, "organisation_fact"),
                                    ("qualifications", Qualification, "qualification")):
             rows = [{"organisation_id": self.org_ids[r.values["credit_code"]], **d} for r, d in self.creates[kind]]
-            for chunk in _chunks(rows, 5000):
-                if detailed:
-                    ids = list(self.s.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), chunk))
-                    for oid, d in zip(ids, chunk, strict=True):
-                        record(f"registry.{otype.split('_')[-1]}.create", otype, oid, None, d)
-                else:
-                    self.s.execute(insert(model), chunk)
-                tick(len(chunk))
+            self._insert(model, rows, tick)
+            if detailed and rows:
+                keys = (model.organisation_id, model.year) if kind == "facts" else \
+                    (model.organisation_id, model.kind, model.number)
+                ids = {tuple(row[k.key] for k in keys): row["id"] for row in
+                       rows_where_in(self.s, [model.id, *keys], model.organisation_id,
+                                      [d["organisation_id"] for d in rows])}
+                for d in rows:
+                    oid = ids[tuple(d[k.key] for k in keys)]
+                    record(f"registry.{otype.split('_')[-1]}.create", otype, oid, None, d)
             self._bulk_update(model, kind, None, tick, record, f"registry.{otype.split('_')[-1]}.update", otype)
 
             def key(r: _Row, kind: str = kind) -> str:
@@ -972,6 +988,12 @@ class _Plan:
                     f"{v['credit_code']}/{v['kind']}/{v['number']}"
             log[kind] = {"created": [key(r) for r, _d in self.creates[kind]],
                          "updated": {key(r): {"before": b, "after": a} for r, _i, b, a in self.updates[kind]}}
+
+    def _insert(self, model: Any, rows: list[dict[str, Any]], tick: Callable[[int], None]) -> None:
+        # Core executemany on the table: no ORM bookkeeping per row.
+        for chunk in _chunks(rows, 5000):
+            self.s.execute(insert(model.__table__), chunk)
+            tick(len(chunk))
 
     def _bulk_update(self, model: Any, kind: str, now: datetime | None, tick: Callable[[int], None],
                      record: Callable[..., None], action: str, otype: str) -> None:
