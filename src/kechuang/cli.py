@@ -21,6 +21,9 @@ GROUPS: list[tuple[str, str]] = [
     ("kechuang.registry.cli", "registry"),
     ("kechuang.demo.cli", "demo"),
     ("kechuang.commitments.cli", "commitments"),
+    ("kechuang.accounts.cli", "user"),
+    ("kechuang.accounts.audit_cli", "audit"),
+    ("kechuang.policy.cli", "policy"),
 ]
 
 

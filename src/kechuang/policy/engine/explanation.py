@@ -55,7 +55,7 @@ class ParamValue:
 class Comparison:
     """One comparison inside a clause: left side, operator, right side (the threshold)."""
 
-    text: str
+    text: dict[str, str]
     op: str
     actual: Any
     threshold: Any
@@ -124,7 +124,7 @@ class Explanation:
         for c in self.clauses:
             lines.append(f"  [{status_words[c.status][0 if lz else 1]}] {c.label['zh' if lz else 'en']} ({c.when})")
             for cmp in c.comparisons:
-                lines.append(f"      {cmp.text}: {cmp.actual_shown} {cmp.op} {cmp.threshold_shown}")
+                lines.append(f"      {cmp.text['zh' if lz else 'en']}: {cmp.actual_shown} {cmp.op} {cmp.threshold_shown}")
             for p in c.params:
                 unc = "" if p.status == "confirmed" else (" 待核实" if lz else " unconfirmed")
                 lines.append(f"      {p.name} = {p.shown} ({'自' if lz else 'since'} {p.since}{unc})")
@@ -217,16 +217,27 @@ def _label(e: Expr, lang: str) -> str | None:
 
 
 class _Values:
-    def __init__(self, low: Lowerer, row: dict[str, Any]):
+    def __init__(self, low: Lowerer, row: dict[str, Any], cache: dict):
         self.low = low
         self.row = row
+        self.cache = cache
+
+    def lowered(self, e: Expr):
+        key = id(e)
+        hit = self.cache.get(key)
+        if hit is None or hit[0] is not e:
+            hit = self.cache[key] = (e, self.low.lower(e))
+        return hit[1]
 
     def value(self, e: Expr, row: dict[str, Any] | None = None) -> Any:
-        lv = self.low.lower(e)
+        lv = self.lowered(e)
         v = evaluate(lv.core, self.row if row is None else row)
         if v is None or lv.den is None or not isinstance(v, int) or isinstance(v, bool):
             return v
         return v if lv.den == 1 else Fraction(v, lv.den)
+
+
+_LOWERED: dict[int, dict] = {}
 
 
 def _comparisons(e: Expr) -> list[Expr]:
@@ -244,7 +255,7 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
     cp = compile_policy(policy, year, on)
     cols = required_columns([policy])
     row = row_values(facts_row, cols)
-    vals = _Values(Lowerer({k: v for k, (_, v) in cp.params.items()}), row)
+    vals = _Values(Lowerer({k: v for k, (_, v) in cp.params.items()}), row, _LOWERED.setdefault(id(cp), {}))
     clauses = []
     for clause in policy.clauses:
         truth = evaluate(cp.clauses[clause.id], row)
@@ -256,24 +267,29 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
             facts.append(FactValue(base, col, lag, f.zh, f.en, f.type, row.get(col), show(row.get(col), f.type, f.fmt)))
         missing = [fv.column for fv in facts if fv.value is None]
         params = []
+        tier_unit = {n.value: n.args[0].type for n in clause.when.walk() if n.op == "tier"}
         for name in sorted(clause.when.params()):
             p = policy.params[name]
             since, value = cp.params[name]
-            shown = (", ".join(f"≤{show(u, p.type) if u is not None else '∞'}: {show(v, p.type, 'percent' if p.type == 'decimal' else '')}"
-                               for u, v in value) if p.kind == "tier"
-                     else show(value, p.type, "percent" if p.type == "decimal" else ""))
+            vfmt = "percent" if p.type == "decimal" else ""
+            if p.kind == "tier":
+                unit = tier_unit.get(name, "int")
+                shown = ", ".join(f"≤{show(u, unit) if u is not None else '∞'}: {show(v, p.type, vfmt)}"
+                                  for u, v in value)
+            else:
+                shown = show(value, p.type, vfmt)
             params.append(ParamValue(name, value, since.isoformat(), p.status, p.note, shown))
         comps = []
         hc: list[HowClose] = []
         for cmp in _comparisons(clause.when):
             lhs, rhs = cmp.args
             a, b = vals.value(lhs), vals.value(rhs)
-            met = evaluate(vals.low.lower(cmp).core, row)
+            met = evaluate(vals.lowered(cmp).core, row)
             ta, fa = _fmt_of(lhs)
             tb, fb = _fmt_of(rhs)
             if fa and not fb and tb == "decimal":
                 fb = fa
-            text = _label(lhs, "en") or _source(clause.text, lhs, rhs)
+            text = {lang: _label(lhs, lang) or clause.label[lang] for lang in ("zh", "en")}
             comps.append(Comparison(text, cmp.op, a, b, show(a, ta, fa), show(b, tb, fb or fa), met))
             if how_close and status == "not_met" and met is False:
                 hc.extend(_how_close(cmp, vals, row, cols))
@@ -289,12 +305,8 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
                        yuan(amount) if amount is not None else "", policy.informational, clauses)
 
 
-def _source(text: str, lhs: Expr, rhs: Expr) -> str:
-    return text
-
-
 def _how_close(cmp: Expr, vals: _Values, row: dict[str, Any], cols: dict[str, str]) -> list[HowClose]:
-    core: Core = vals.low.lower(cmp).core
+    core: Core = vals.lowered(cmp).core
     lhs, rhs = cmp.args
     out = []
     for col in sorted(cmp.columns()):
