@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
+from kechuang.accounts import audit_service
+from kechuang.accounts import service as accounts_service
 from kechuang.config import settings
 from kechuang.core import i18n
 from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import CurrentPrincipal, DbSession, get_optional_principal
-from kechuang.core.errors import NotFound
+from kechuang.core.errors import AppError, NotFound
 from kechuang.core.i18n import N_
 from kechuang.core.pagination import PageParams
 from kechuang.core.permissions import has
@@ -99,23 +102,14 @@ def dashboard(request: Request, session: DbSession, principal: Annotated[Princip
         people = registry_service.list_people(session, principal, PageParams(per_page=1))
         stats.append({"label": N_("People visible to you"), "value": people.total, "url": "/registry/people"})
     recent_audit: list = []
-    audit_pages = _audit_module()
-    if audit_pages is not None and audit_pages.may_view(principal):
-        recent_audit = audit_pages.recent_entries(session, principal, 5)
+    if has(principal, audit_service.READ_AUDIT):
+        recent_audit = audit_service.list_entries(session, principal, PageParams(per_page=5)).items
     return render(request, "dashboard.html", {
         "title": N_("Dashboard"), "stats": stats, "expiring": expiring, "own_org": own_org,
         "pillars": PILLARS, "recent_audit": recent_audit, "is_live": lambda url: _live(request, url),
         "synthetic": bool(own_org and own_org.is_synthetic) or any(o.is_synthetic for _q, o in expiring),
         "Role": Role,
     }, principal=principal)
-
-
-def _audit_module():
-    try:
-        from kechuang.web import audit_pages
-    except ImportError:  # pragma: no cover - audit pages are part of the web package
-        return None
-    return audit_pages
 
 
 @router.get("/pillars/{key}")
@@ -129,13 +123,16 @@ def pillar(request: Request, principal: CurrentPrincipal, key: str):
 
 
 @router.get("/lang/{code}")
-def switch_language(request: Request, code: str, next: str | None = None):
+def switch_language(request: Request, session: DbSession, code: str, next: str | None = None):
     """Switch the interface language (remembered in the ``lang`` cookie, and on the account when logged in)."""
     locale = i18n.normalize_locale(code)
     response = RedirectResponse(safe_next(_strip_lang(next)), status_code=303)
     response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True,
                         secure=settings.cookie_secure)
-    _remember_on_account(request, locale)
+    principal = getattr(request.state, "web_principal", None)
+    if principal is not None and principal.user_id is not None:
+        with suppress(AppError):  # e.g. a token without the accounts scope: the cookie still switches
+            accounts_service.set_language(session, principal, locale)  # remembered per user
     return response
 
 
@@ -145,19 +142,3 @@ def _strip_lang(target: str | None) -> str | None:
     path, _, query = target.partition("?")
     kept = "&".join(p for p in query.split("&") if not p.startswith("lang="))
     return path + ("?" + kept if kept else "")
-
-
-def _remember_on_account(request: Request, locale: str) -> None:
-    """Store the preference on the user when the accounts domain offers it."""
-    try:
-        from kechuang.accounts import service as accounts_service
-    except ImportError:
-        return
-    setter = getattr(accounts_service, "set_language", None)
-    principal = getattr(request.state, "web_principal", None)
-    if setter is None or principal is None or principal.user_id is None:
-        return
-    from kechuang.db import session_scope
-
-    with session_scope() as session:
-        setter(session, principal, locale)
