@@ -253,33 +253,37 @@ class _Located:
 
 
 def _place(node: yaml.Node | None, offset: int = 0, text: str = "") -> tuple[int, int]:
-    """1-based (line, col) in the file of ``offset`` characters into the scalar held by ``node``."""
+    """1-based (line, col) in the file of ``offset`` characters into the scalar held by ``node``.
+
+    Walks the scalar's source lines (block ``|``/``>``, plain or quoted, folded or not), so an
+    offset into the folded value lands on the right source line and column."""
     if node is None:
         return 1, 1
-    line, col = node.start_mark.line + 1, node.start_mark.column + 1
+    mark = node.start_mark
+    line0, col0 = mark.line, mark.column
     style = getattr(node, "style", None)
-    before = text[:offset]
-    nl = before.count("\n")
-    last = before.rsplit("\n", 1)[-1]
+    buf = mark.buffer or ""
+    src = buf[mark.pointer:node.end_mark.pointer] if buf else text
+    positions: list[tuple[int, int]] = []
     if style in ("|", ">"):
-        # Block scalar: content starts on the next line, indented.
-        indent = _block_indent(node)
-        return line + 1 + nl, indent + 1 + len(last)
-    if style in ("'", '"'):
-        col += 1
-    if nl:
-        return line + nl, len(last.lstrip()) + 1
-    return line, col + len(last)
-
-
-def _block_indent(node: yaml.Node) -> int:
-    buf = node.start_mark.buffer or ""
-    pos = node.start_mark.pointer
-    nl = buf.find("\n", pos)
-    if nl < 0:
-        return 0
-    rest = buf[nl + 1:]
-    return len(rest) - len(rest.lstrip(" "))
+        for i, raw in enumerate(src.split("\n")[1:]):
+            ind = len(raw) - len(raw.lstrip(" "))
+            positions += [(line0 + 1 + i, j) for j in range(ind, len(raw))]
+            positions.append((line0 + 1 + i, len(raw)))
+    else:
+        q = 1 if style in ("'", '"') else 0
+        for i, raw in enumerate(src[q:].split("\n")):
+            if i == 0:
+                positions += [(line0, col0 + q + j) for j in range(len(raw))]
+                positions.append((line0, col0 + q + len(raw)))
+            else:
+                ind = len(raw) - len(raw.lstrip())
+                positions += [(line0 + i, j) for j in range(ind, len(raw))]
+                positions.append((line0 + i, len(raw)))
+    if not positions:
+        return line0 + 1, col0 + 1
+    ln, col = positions[max(0, min(offset, len(positions) - 1))]
+    return ln + 1, col + 1
 
 
 # --------------------------------------------------------------------------- expressions
