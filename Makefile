@@ -33,7 +33,7 @@ run: install
 
 ## Install dev dependencies, run ruff and pytest on SQLite, and on PostgreSQL when KECHUANG_TEST_POSTGRES_URL is set.
 test: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks migrations
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 	@if [ -n "$$KECHUANG_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL =="; \
@@ -41,7 +41,7 @@ test: install-dev
 	else echo "KECHUANG_TEST_POSTGRES_URL not set: PostgreSQL run skipped"; fi
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks migrations
+	$(VENV)/bin/ruff check .
 
 format: install-dev
 	$(VENV)/bin/ruff format src tests benchmarks
