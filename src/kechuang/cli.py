@@ -24,6 +24,7 @@ GROUPS: list[tuple[str, str]] = [
     ("kechuang.accounts.cli", "user"),
     ("kechuang.accounts.audit_cli", "audit"),
     ("kechuang.policy.cli", "policy"),
+    ("kechuang.transfer.cli", "transfer"),
 ]
 
 
