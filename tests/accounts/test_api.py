@@ -195,6 +195,11 @@ def test_audit_api_read_verify_prove(session, client_as):
     page = auditor.get("/api/v1/audit/entries", params={"action": "test.write"}).json()
     assert page["total"] >= 1 and page["items"][0]["action"] == "test.write"
     assert auditor.get("/api/v1/audit/entries", params={"actor": "nobody"}).json()["total"] == 0
+    today = entry.at.date().isoformat()
+    assert auditor.get("/api/v1/audit/entries", params={"action": "test.write", "since": today,
+                                                        "until": today}).json()["total"] >= 1
+    assert auditor.get("/api/v1/audit/entries", params={"action": "test.write", "until": "2000-01-01"}
+                       ).json()["total"] == 0
     v = auditor.post("/api/v1/audit/verify?lang=en").json()
     assert v["ok"] is True and v["message"].startswith("OK")
     proof = auditor.get(f"/api/v1/audit/proof/{entry.id}").json()

@@ -5,6 +5,7 @@ No route edits or deletes audit entries.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -162,10 +163,11 @@ def revoke_token(session: DbSession, principal: OwnAccount, token_id: int):
 @audit_router.get("/entries", response_model=Page[AuditEntryRead])
 def list_entries(session: DbSession, principal: AuditRead, params: Annotated[PageParams, Query()],
                  action: str | None = None, object_type: str | None = None, object_id: str | None = None,
-                 actor: str | None = None):
-    """Audit entries (auditors, commission officers), newest first; filters action, object, actor."""
-    return audit_service.list_entries(session, principal, params,
-                                      audit_service.AuditFilters(action, object_type, object_id, actor))
+                 actor: str | None = None, since: date | None = None, until: date | None = None):
+    """Audit entries (auditors, commission officers), newest first; filters action, object, actor and
+    ``since`` / ``until`` (UTC days, inclusive)."""
+    return audit_service.list_entries(session, principal, params, audit_service.AuditFilters(
+        action, object_type, object_id, actor, since, until))
 
 
 @audit_router.get("/entries/{entry_id}", response_model=AuditEntryRead)

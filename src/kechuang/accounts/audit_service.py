@@ -42,6 +42,8 @@ class AuditFilters:
     object_type: str | None = None
     object_id: str | None = None
     actor: str | None = None  # actor username
+    since: date | None = None  # UTC day, inclusive
+    until: date | None = None  # UTC day, inclusive
 
 
 _SORT = SortSpec({"id": AuditEntry.id, "at": AuditEntry.at, "action": AuditEntry.action}, default="-id")
@@ -49,7 +51,8 @@ _SORT = SortSpec({"id": AuditEntry.id, "at": AuditEntry.at, "action": AuditEntry
 
 def list_entries(session: Session, principal: Principal, params: PageParams,
                  filters: AuditFilters | None = None) -> Page[AuditEntryRead]:
-    """Audit entries, newest first by default; filters on action, object and actor; ``q`` on action/object."""
+    """Audit entries, newest first by default; filters on action, object, actor and UTC days; ``q`` searches
+    action and object type."""
     require(principal, READ_AUDIT)
     f = filters or AuditFilters()
     stmt = select(AuditEntry)
@@ -61,6 +64,10 @@ def list_entries(session: Session, principal: Principal, params: PageParams,
         stmt = stmt.where(AuditEntry.object_id == f.object_id)
     if f.actor:
         stmt = stmt.where(AuditEntry.actor_name == f.actor)
+    if f.since:
+        stmt = stmt.where(AuditEntry.at >= _bounds(f.since)[0])
+    if f.until:
+        stmt = stmt.where(AuditEntry.at < _bounds(f.until)[1])
     if params.q:
         like = f"%{params.q.strip()}%"
         stmt = stmt.where(AuditEntry.action.like(like) | AuditEntry.object_type.like(like))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from kechuang.core.auth import Principal
@@ -58,20 +59,32 @@ def client_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_optional_principal(request: Request, session: DbSession) -> Principal | None:
+# Declared for OpenAPI ("Authorize" in /api/docs); both are optional, the dependency below decides.
+_bearer = HTTPBearer(auto_error=False, scheme_name="api_token",
+                     description="API token `kc_...` created under /api/v1/accounts/tokens (scoped, expiring).")
+_session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session_cookie",
+                               description="Browser session set by POST /api/v1/auth/login; writes also need "
+                               "the X-CSRF-Token header.")
+
+
+def get_optional_principal(
+    request: Request,
+    session: DbSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    cookie: Annotated[str | None, Depends(_session_cookie)] = None,
+) -> Principal | None:
     """Who is calling: an API token (``Authorization: Bearer kc_...``, limited to its scopes), else the
     session cookie ``kechuang_session``, else ``None``. An invalid Bearer token is refused with 401."""
     from kechuang.accounts import service as accounts  # domain module; imported late to keep core importable
 
     request_id = getattr(request.state, "request_id", None)
     addr = client_addr(request)
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        principal = accounts.principal_for_token(session, value.strip(), request_id, addr)
+    if bearer is not None and bearer.credentials.strip():
+        principal = accounts.principal_for_token(session, bearer.credentials.strip(), request_id, addr)
         if principal is None:
             raise NotAuthenticated(N_("The API token is not valid, has expired or was revoked."))
         return principal
-    token = request.cookies.get(SESSION_COOKIE)
+    token = cookie
     if token:
         principal = accounts.principal_for_session_token(session, token, request_id, addr)
         if principal is not None:
