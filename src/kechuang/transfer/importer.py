@@ -165,7 +165,7 @@ def _header_map(kind: str) -> dict[str, Column]:
 
 
 class _Errors(list):
-    def at(self, line: int | None, column: str, reason: str, value: Any = None, **params: Any) -> None:
+    def at(self, line: int | None, column: str, reason: str, value: Any = None, /, **params: Any) -> None:
         self.append(FieldError(column, reason, params, row=line, value=None if _blank(value) else value))
 
 
