@@ -49,7 +49,7 @@ def generate_facts(columns: dict[str, str], n: int, seed: int = 0, null_pct: int
             top = _FEN_RANGES.get(base, 1_000_000_000)
             v = (h % top).cast(pl.Int64)
             pick = (_h(n, s + 1) % 100) < boundary_pct
-            b = pl.lit(pl.Series(_BOUNDARY_FEN, dtype=pl.Int64)).gather((_h(n, s + 2) % len(_BOUNDARY_FEN)))
+            b = pl.lit(pl.Series(_BOUNDARY_FEN, dtype=pl.Int64)).gather(_h(n, s + 2) % len(_BOUNDARY_FEN))
             if base == "profit_fen":
                 v = v - top // 4
             v = pl.when(pick).then(b).otherwise(v)
