@@ -65,3 +65,20 @@ def test_edited_entry_fails_its_proof_against_the_sealed_root(session):
     assert not report.ok and report.first_bad_id == entries[1].id
     assert f"entry {entries[1].id}" in report.message("en")
     assert session.scalar(select(AuditDayRoot.entry_count)) >= 4
+
+
+def test_seal_missing_days_catches_up_and_skips_empty_days(session):
+    from datetime import timedelta
+
+    old, recent, today = _entries(session, 3)
+    now = utcnow()
+    session.execute(update(AuditEntry).where(AuditEntry.id == old.id).values(at=now - timedelta(days=3)))
+    session.execute(update(AuditEntry).where(AuditEntry.id == recent.id).values(at=now - timedelta(days=1)))
+    session.expire_all()
+    rows = audit_service.seal_missing_days(session, SYSTEM)
+    days = {r.day_date: r.entry_count for r in rows}
+    assert (now - timedelta(days=3)).date() in days and (now - timedelta(days=1)).date() in days
+    assert (now - timedelta(days=2)).date() not in days and now.date() not in days
+    assert audit_service.seal_missing_days(session, SYSTEM) == []
+    proof = audit_service.inclusion_proof(session, SYSTEM, recent.id)
+    assert proof.sealed and proof.verified and proof.day_date == (now - timedelta(days=1)).date()

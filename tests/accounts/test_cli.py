@@ -65,8 +65,8 @@ def test_audit_verify_names_an_entry_edited_in_the_table(committed):
 def test_audit_seal_and_prove(committed):
     with session_scope() as s:
         entry_id = audit.record(s, SYSTEM, "test.cli", "thing", 1).id
-    result, out = _kc("audit", "seal")  # yesterday: may be empty, still sealed (or already sealed)
-    assert result.exit_code in (0, 1), out
+    result, out = _kc("audit", "seal")  # every finished day without a root: today's entries wait
+    assert result.exit_code == 0, out
     result, out = _kc("audit", "seal", "--day", "2999-01-01")
     assert result.exit_code == 1 and "not over" in out
     result, out = _kc("audit", "prove", str(entry_id))
@@ -92,11 +92,15 @@ def test_user_add_list_disable_set_role(committed):
     assert result.exit_code == 1 and "district" in out
     result, out = _kc("user", "set-role", "cli.auditor", "district_officer", "--district", "静安区")
     assert result.exit_code == 0, out
+    result, out = _kc("user", "set-password", "cli.auditor", "--password-stdin", input="short\n")
+    assert result.exit_code == 1
+    result, out = _kc("user", "set-password", "cli.auditor", "--password-stdin", input="Cli-changed-2027\n")
+    assert result.exit_code == 0, out
     assert _kc("user", "disable", "cli.auditor")[0].exit_code == 0
     with session_scope() as s:
         u = s.scalar(select(UserAccount).where(UserAccount.username == "cli.auditor"))
         assert (u.role, u.district, u.is_active) == ("district_officer", "静安区", False)
-        assert service.verify_password(u.password_hash, "Cli-tested-2026")
+        assert service.verify_password(u.password_hash, "Cli-changed-2027")
     assert _kc("user", "disable", "no.such.user")[0].exit_code == 1
     result, out = _kc("user", "add", "x.y", "--role", "wizard", "--password-stdin", input="Cli-tested-2026\n")
     assert result.exit_code == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -12,7 +12,7 @@ from kechuang.accounts import audit_service
 from kechuang.core.auth import SYSTEM
 from kechuang.core.errors import AppError
 from kechuang.core.i18n import _
-from kechuang.db import session_scope, utcnow
+from kechuang.db import session_scope
 
 app = typer.Typer(help="Audit log: verify the chain, seal a day's Merkle root, prove an entry.",
                   no_args_is_help=True)
@@ -34,20 +34,26 @@ def verify():
 
 @app.command("seal")
 def seal(
-    day: str = typer.Option(None, "--day", help="UTC day YYYY-MM-DD (default: yesterday)."),
+    day: str = typer.Option(None, "--day", help="One UTC day YYYY-MM-DD (default: every finished day not sealed)."),
     allow_open_day: bool = typer.Option(False, "--allow-open-day", help="Also seal a day that is not over."),
 ):
-    """Store the Merkle root of one UTC day's audit entries."""
+    """Store the Merkle root of finished UTC days' audit entries (run daily; it catches up)."""
     try:
-        the_day = date.fromisoformat(day) if day else utcnow().date() - timedelta(days=1)
+        the_day = date.fromisoformat(day) if day else None
     except ValueError:
         err_console.print(_("--day must be YYYY-MM-DD."))
         raise typer.Exit(2) from None
     try:
         with session_scope() as session:
-            row = audit_service.seal_day(session, SYSTEM, the_day, allow_open_day=allow_open_day)
-            console.print(_("Sealed {day}: {count} entries, root {root}.", day=row.day_date.isoformat(),
-                            count=row.entry_count, root=row.root_hash))
+            if the_day is None:
+                rows = audit_service.seal_missing_days(session, SYSTEM)
+            else:
+                rows = [audit_service.seal_day(session, SYSTEM, the_day, allow_open_day=allow_open_day)]
+            for row in rows:
+                console.print(_("Sealed {day}: {count} entries, root {root}.", day=row.day_date.isoformat(),
+                                count=row.entry_count, root=row.root_hash))
+            if not rows:
+                console.print(_("Nothing to seal."))
     except AppError as exc:
         err_console.print(exc.render_message())
         for e in exc.errors:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kechuang.accounts.models import AuditDayRoot
@@ -133,6 +133,31 @@ def seal_day(session: Session, principal: Principal, day: date, *, allow_open_da
     audit.record(session, principal, "audit.seal", "audit_day_root", day.isoformat(),
                  after={"entry_count": row.entry_count, "root_hash": row.root_hash})
     return row
+
+
+def seal_missing_days(session: Session, principal: Principal) -> list[AuditDayRoot]:
+    """Seal every finished UTC day that has entries but no root yet (what a daily job runs; catches up)."""
+    require(principal, SEAL_AUDIT)
+    sealed = set(session.scalars(select(AuditDayRoot.day_date)))
+    first_at = session.scalar(select(func.min(AuditEntry.at)))
+    if first_at is None:
+        return []
+    day = (first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)).astimezone(UTC).date()
+    today = utcnow().date()
+    out: list[AuditDayRoot] = []
+    while day < today:
+        if day not in sealed:
+            start, end = _bounds(day)
+            nxt = session.scalar(select(func.min(AuditEntry.at)).where(AuditEntry.at >= start))
+            if nxt is None:
+                break
+            nxt_day = (nxt if nxt.tzinfo else nxt.replace(tzinfo=UTC)).astimezone(UTC).date()
+            if nxt_day > day:  # skip empty days in one step
+                day = nxt_day
+                continue
+            out.append(seal_day(session, principal, day))
+        day += timedelta(days=1)
+    return out
 
 
 @dataclass

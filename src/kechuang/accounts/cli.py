@@ -1,4 +1,4 @@
-"""``kechuang user add|list|disable|enable|set-role`` (operator commands, run as ``SYSTEM``)."""
+"""``kechuang user add|list|disable|enable|set-role|set-password`` (operator commands, run as ``SYSTEM``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from kechuang.core.i18n import _
 from kechuang.core.pagination import PageParams
 from kechuang.db import session_scope
 
-app = typer.Typer(help="User accounts: add, list, disable, enable, set-role.", no_args_is_help=True)
+app = typer.Typer(help="User accounts: add, list, disable, enable, set-role, set-password.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -62,6 +62,25 @@ def add(
             user = service.create_user(session, SYSTEM, data)
             console.print(_("Created user {username} (id {id}, role {role}).", username=user.username, id=user.id,
                             role=user.role))
+    except AppError as exc:
+        _fail(exc)
+
+
+@app.command("set-password")
+def set_password(
+    username: str = typer.Argument(..., help="Login name."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+):
+    """Set an account's password (the policy applies; its browser sessions end)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope() as session:
+            user = service.get_user_by_username(session, SYSTEM, username)
+            service.set_password(session, SYSTEM, user.id, password)
+        console.print(_("Password of {username} changed.", username=username))
     except AppError as exc:
         _fail(exc)
 
