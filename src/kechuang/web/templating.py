@@ -132,6 +132,17 @@ def district_label(value: str | None, locale: str | None = None) -> str:
     return value if (locale or i18n.get_locale()) == "zh" else ref.DISTRICT_EN.get(value, value)
 
 
+def industry_label(org: Any, locale: str | None = None) -> str:
+    """GB/T 4754-2017 section letter and name, plus the division: ``I 信息传输、软件和信息技术服务业 · 64``."""
+    section = getattr(org, "industry_section", None)
+    if not section:
+        return "—"
+    names = ref.INDUSTRY_SECTIONS.get(section)
+    name = (names[2] if (locale or i18n.get_locale()) == "zh" else names[3]) if names else ""
+    division = getattr(org, "industry_division", None)
+    return f"{section} {name}" + (f" · {division}" if division else "")
+
+
 def org_name(org: Any, locale: str | None = None) -> str:
     """An organisation's (or person's) name in the current language, falling back to Chinese."""
     if (locale or i18n.get_locale()) == "en" and getattr(org, "name_en", None):
@@ -194,7 +205,7 @@ env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext, N_=N_, ROLE
                    RELATION_KINDS=ref.RELATION_KINDS, OWNERSHIP=ref.OWNERSHIP, DISTRICT_EN=ref.DISTRICT_EN,
                    PERSON_ROLES=ref.PERSON_ROLES, TALENT_CATEGORIES=ref.TALENT_CATEGORIES)
 env.filters.update(money=format_money, number=format_number, percent=format_percent, date=format_date,
-                   datetime=format_datetime, label=label, district=district_label,
+                   datetime=format_datetime, label=label, district=district_label, industry=industry_label,
                    name=org_name)
 
 

@@ -1,15 +1,16 @@
 /* kechuang page scripts: ECharts charts declared by data-chart="<name>" with JSON in #chart-<name>. */
 (function () {
   "use strict";
-  function factsOption(d) {
+  function factsOption(d, el) {
     var css = getComputedStyle(document.documentElement);
     var font = css.getPropertyValue("--font");
+    var narrow = el && el.clientWidth < 560;
     return {
       textStyle: { fontFamily: font },
       color: ["#1747a6", "#0f766e", "#d97706"],
       tooltip: { trigger: "axis" },
-      legend: { top: 0 },
-      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+      legend: { top: 0, itemGap: narrow ? 8 : 16 },
+      grid: { left: 8, right: 8, top: narrow ? 84 : 48, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: d.years.map(String) },
       yAxis: [
         { type: "value", name: d.labels.money_axis, nameTextStyle: { align: "left" } },
@@ -39,7 +40,7 @@
       var src = document.getElementById("chart-" + name);
       if (!src || !builders[name]) { return; }
       var chart = window.echarts.init(el, null, { renderer: "svg" });
-      chart.setOption(builders[name](JSON.parse(src.textContent)));
+      chart.setOption(builders[name](JSON.parse(src.textContent), el));
       window.addEventListener("resize", function () { chart.resize(); });
       el.setAttribute("data-chart-ready", "true");
     });
