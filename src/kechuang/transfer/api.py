@@ -1,0 +1,309 @@
+"""Results-transfer JSON API under /api/v1/transfer (thin: every rule and scope is in ``service``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from kechuang.core.auth import Principal
+from kechuang.core.deps import DbSession, requires
+from kechuang.core.pagination import Page, PageParams
+from kechuang.core.tabular import XLSX_MEDIA
+from kechuang.transfer import service, stats
+from kechuang.transfer.schemas import (
+    AchievementCreate,
+    AchievementDetail,
+    AchievementRead,
+    ApplicationCreate,
+    ApplicationRead,
+    ContractCreate,
+    ContractRead,
+    DateIn,
+    Decision,
+    IncomeDetail,
+    IncomeIn,
+    IncomeRead,
+    LedgerRead,
+    ObjectionIn,
+    ObjectionRead,
+    PaymentRead,
+    PilotIn,
+    ReasonIn,
+    Registration,
+    Resolution,
+    RuleIn,
+    RuleRead,
+    ShareRead,
+    StageChange,
+    TransferCreate,
+    TransferEvidence,
+    TransferRead,
+    ValuationIn,
+    ValuationRead,
+)
+
+router = APIRouter(prefix="/api/v1/transfer", tags=["transfer"])
+
+Reader = Annotated[Principal, Depends(requires(service.READ))]
+Manager = Annotated[Principal, Depends(requires(service.MANAGE))]
+Applicant = Annotated[Principal, Depends(requires(service.APPLY))]
+ContractWriter = Annotated[Principal, Depends(requires(service.CONTRACT_WRITE))]
+Registrar = Annotated[Principal, Depends(requires(service.REGISTER))]
+PilotWriter = Annotated[Principal, Depends(requires(service.PILOT))]
+StatsReader = Annotated[Principal, Depends(requires(service.STATS))]
+
+
+# ---------------------------------------------------------------- achievements and ledger
+@router.get("/achievements", response_model=Page[AchievementRead])
+def list_achievements(session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
+                      kind: str | None = None, open: bool = False):
+    """Achievements the caller may read, or the open listing (``open=true``: never classified results)."""
+    items, total = service.list_achievements(session, principal, params, open_listing=open, kind=kind)
+    return Page[AchievementRead](items=[AchievementRead.model_validate(a) for a in items], total=total,
+                                 page=params.page, per_page=params.per_page)
+
+
+@router.post("/achievements", response_model=AchievementDetail, status_code=201)
+def create_achievement(session: DbSession, principal: Manager, body: AchievementCreate):
+    """Record an achievement of the caller's institution (on its 单列管理 ledger as 'registered')."""
+    obj = service.create_achievement(session, principal, body)
+    return service.access_achievement_by_id(session, principal, obj.id)
+
+
+@router.get("/achievements/{achievement_id}", response_model=AchievementDetail)
+def get_achievement(session: DbSession, principal: Reader, achievement_id: int):
+    """One achievement with owners and team (404 if not visible)."""
+    return service.access_achievement_by_id(session, principal, achievement_id)
+
+
+@router.post("/achievements/{achievement_id}/stage", response_model=LedgerRead)
+def set_stage(session: DbSession, principal: Manager, achievement_id: int, body: StageChange):
+    """Set the ledger stage tag (and book value) for the caller's institution."""
+    return service.set_stage(session, principal, achievement_id, body.stage, body.book_value_fen)
+
+
+@router.post("/achievements/{achievement_id}/valuations", response_model=ValuationRead, status_code=201)
+def add_valuation(session: DbSession, principal: Manager, achievement_id: int, body: ValuationIn):
+    """Record a valuation event on the ledger entry."""
+    return service.add_valuation(session, principal, achievement_id, body)
+
+
+@router.get("/ledger")
+def ledger(session: DbSession, principal: Reader, format: Literal["json", "xlsx"] = "json",
+           organisation_id: int | None = None):
+    """The 单列管理 ledger (own institution for a TTO) as JSON rows or XLSX."""
+    if format == "xlsx":
+        return Response(service.export_ledger_xlsx(session, principal, organisation_id), media_type=XLSX_MEDIA,
+                        headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
+    return JSONResponse(_jsonable(service.ledger_rows(session, principal, organisation_id)))
+
+
+# ---------------------------------------------------------------- 赋权
+@router.post("/pilots", status_code=201)
+def add_pilot(session: DbSession, principal: PilotWriter, body: PilotIn) -> dict[str, int]:
+    """Put an institution on the 赋权 pilot list."""
+    return {"id": service.add_pilot(session, principal, body).id}
+
+
+@router.get("/applications", response_model=list[ApplicationRead])
+def list_applications(session: DbSession, principal: Reader, state: str | None = None):
+    """赋权 applications visible to the caller."""
+    return service.list_applications(session, principal, state)
+
+
+@router.post("/applications", response_model=ApplicationRead, status_code=201)
+def create_application(session: DbSession, principal: Applicant, body: ApplicationCreate):
+    """Draft a 赋权 application (researcher on the team)."""
+    return service.create_application(session, principal, body)
+
+
+@router.get("/applications/{application_id}", response_model=ApplicationRead)
+def get_application(session: DbSession, principal: Reader, application_id: int):
+    """One application (404 if not visible)."""
+    return service.access_application_by_id(session, principal, application_id)
+
+
+@router.post("/applications/{application_id}/submit", response_model=ApplicationRead)
+def submit_application(session: DbSession, principal: Applicant, application_id: int):
+    """draft → submitted (eligibility checked)."""
+    return service.submit_application(session, principal, application_id)
+
+
+@router.post("/applications/{application_id}/review", response_model=ApplicationRead)
+def start_review(session: DbSession, principal: Manager, application_id: int):
+    """submitted → tto_review."""
+    return service.start_review(session, principal, application_id)
+
+
+@router.post("/applications/{application_id}/notice", response_model=ApplicationRead)
+def start_notice(session: DbSession, principal: Manager, application_id: int, body: DateIn | None = None):
+    """tto_review → notice (公示 for the configured period)."""
+    return service.start_notice(session, principal, application_id, body.on if body else None)
+
+
+@router.post("/applications/{application_id}/decision", response_model=ApplicationRead)
+def decide(session: DbSession, principal: Manager, application_id: int, body: Decision):
+    """Approve or reject with reasons (after the notice, with every objection resolved)."""
+    return service.decide(session, principal, application_id, body.approve, body.reason)
+
+
+@router.get("/applications/{application_id}/objections", response_model=list[ObjectionRead])
+def list_objections(session: DbSession, principal: Reader, application_id: int):
+    """Objections to an application."""
+    return service.list_objections(session, principal, application_id)
+
+
+@router.post("/applications/{application_id}/objections", response_model=ObjectionRead, status_code=201)
+def raise_objection(session: DbSession, principal: Manager, application_id: int, body: ObjectionIn):
+    """Record an objection received during the notice."""
+    return service.raise_objection(session, principal, application_id, body)
+
+
+@router.post("/objections/{objection_id}/resolve", response_model=ObjectionRead)
+def resolve_objection(session: DbSession, principal: Manager, objection_id: int, body: Resolution):
+    """Record how an objection was resolved."""
+    return service.resolve_objection(session, principal, objection_id, body.resolution)
+
+
+# ---------------------------------------------------------------- transfers
+@router.get("/transfers", response_model=list[TransferRead])
+def list_transfers(session: DbSession, principal: Reader, state: str | None = None):
+    """Transfers visible to the caller."""
+    return service.list_transfers(session, principal, state)
+
+
+@router.post("/transfers", response_model=TransferRead, status_code=201)
+def create_transfer(session: DbSession, principal: Manager, body: TransferCreate):
+    """Draft a transfer (转让, 许可, 作价投资, 自行实施)."""
+    return service.create_transfer(session, principal, body)
+
+
+@router.get("/transfers/{transfer_id}")
+def get_transfer(session: DbSession, principal: Reader, transfer_id: int) -> dict[str, Any]:
+    """One transfer with the mandatory steps it still lacks."""
+    from kechuang.core.i18n import gettext
+
+    t = service.access_transfer_by_id(session, principal, transfer_id)
+    return {**TransferRead.model_validate(t).model_dump(mode="json"),
+            "missing_steps": [gettext(s) for s in service.missing_steps(t)]}
+
+
+@router.patch("/transfers/{transfer_id}/evidence", response_model=TransferRead)
+def record_evidence(session: DbSession, principal: Manager, transfer_id: int, body: TransferEvidence):
+    """Record procedure evidence (notices, listing/auction, valuation, decision, conflicts)."""
+    return service.record_evidence(session, principal, transfer_id, body)
+
+
+@router.post("/transfers/{transfer_id}/sign", response_model=TransferRead)
+def sign_transfer(session: DbSession, principal: Manager, transfer_id: int, body: DateIn | None = None):
+    """draft → signed (refused while a pre-signing step is missing)."""
+    return service.sign_transfer(session, principal, transfer_id, body.on if body else None)
+
+
+@router.post("/transfers/{transfer_id}/complete", response_model=TransferRead)
+def complete_transfer(session: DbSession, principal: Manager, transfer_id: int, body: DateIn | None = None):
+    """signed → completed (refused while a mandatory step is missing)."""
+    return service.complete_transfer(session, principal, transfer_id, body.on if body else None)
+
+
+@router.post("/transfers/{transfer_id}/cancel", response_model=TransferRead)
+def cancel_transfer(session: DbSession, principal: Manager, transfer_id: int, body: ReasonIn):
+    """draft/signed → cancelled."""
+    return service.cancel_transfer(session, principal, transfer_id, body.reason)
+
+
+# ---------------------------------------------------------------- technology contracts
+@router.get("/contracts", response_model=list[ContractRead])
+def list_contracts(session: DbSession, principal: Reader, state: str | None = None):
+    """Contracts where the caller's organisation is a party (all for the commission)."""
+    return service.list_contracts(session, principal, state)
+
+
+@router.post("/contracts", response_model=ContractRead, status_code=201)
+def create_contract(session: DbSession, principal: ContractWriter, body: ContractCreate):
+    """Record a technology contract as its seller."""
+    return service.create_contract(session, principal, body)
+
+
+@router.get("/contracts/{contract_id}")
+def get_contract(session: DbSession, principal: Reader, contract_id: int) -> dict[str, Any]:
+    """One contract with its payment schedule."""
+    c = service.access_contract_by_id(session, principal, contract_id)
+    return {**ContractRead.model_validate(c).model_dump(mode="json"),
+            "payments": [PaymentRead.model_validate(p).model_dump(mode="json") for p in c.payments]}
+
+
+@router.post("/contracts/{contract_id}/submit", response_model=ContractRead)
+def submit_contract(session: DbSession, principal: ContractWriter, contract_id: int):
+    """Submit for registration (sets the review deadline)."""
+    return service.submit_contract(session, principal, contract_id)
+
+
+@router.post("/contracts/{contract_id}/register", response_model=ContractRead)
+def register_contract(session: DbSession, principal: Registrar, contract_id: int, body: Registration):
+    """Register with a certificate number (registration body)."""
+    return service.register_contract(session, principal, contract_id, body.certificate_number, body.on)
+
+
+@router.post("/contracts/{contract_id}/refuse", response_model=ContractRead)
+def refuse_contract(session: DbSession, principal: Registrar, contract_id: int, body: ReasonIn):
+    """Refuse registration (未予登记) with the reason."""
+    return service.refuse_contract(session, principal, contract_id, body.reason)
+
+
+# ---------------------------------------------------------------- income and sharing
+@router.post("/rules", response_model=RuleRead, status_code=201)
+def set_rule(session: DbSession, principal: Manager, body: RuleIn):
+    """The institution's revenue-sharing rule from a date."""
+    return service.set_revenue_rule(session, principal, body)
+
+
+@router.get("/income", response_model=list[IncomeRead])
+def list_income(session: DbSession, principal: Reader):
+    """Income events visible to the caller."""
+    return service.list_income(session, principal)
+
+
+@router.post("/income", response_model=IncomeDetail)
+def record_income(session: DbSession, principal: Manager, body: IncomeIn):
+    """Record income and split it exactly; the same ``idempotency_key`` returns the existing event (200)."""
+    event, created = service.record_income(session, principal, body)
+    shares = service.income_shares(session, principal, event.id)
+    data = IncomeDetail.model_validate({**IncomeRead.model_validate(event).model_dump(),
+                                        "shares": [ShareRead.model_validate(s) for s in shares]})
+    return JSONResponse(data.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("/income/{income_event_id}", response_model=IncomeDetail)
+def get_income(session: DbSession, principal: Reader, income_event_id: int):
+    """One income event and its split (a researcher sees their own line only)."""
+    event = service.access_income_by_id(session, principal, income_event_id)
+    shares = service.income_shares(session, principal, event.id)
+    return {**IncomeRead.model_validate(event).model_dump(), "shares": shares}
+
+
+@router.get("/people/{person_id}/income")
+def person_income(session: DbSession, principal: Reader, person_id: int) -> list[dict[str, Any]]:
+    """A person's income lines (researchers: their own)."""
+    return _jsonable(service.person_ledger(session, principal, person_id))
+
+
+# ---------------------------------------------------------------- statistics
+@router.get("/stats")
+def get_stats(session: DbSession, principal: StatsReader, year: int, institution: str | None = None,
+              format: Literal["json", "xlsx"] = "json"):
+    """The yearly indicators (same objects as ``kechuang transfer stats``)."""
+    from kechuang.core.i18n import gettext
+
+    rows = stats.compute(session, principal, year, institution)
+    if format == "xlsx":
+        return Response(stats.to_xlsx(rows), media_type=XLSX_MEDIA,
+                        headers={"Content-Disposition": f'attachment; filename="transfer-stats-{year}.xlsx"'})
+    return [dict(r, label=gettext(r["label"])) for r in rows]
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v.isoformat() if isinstance(v, date) else v for k, v in r.items()} for r in rows]
