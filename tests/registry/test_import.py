@@ -230,3 +230,13 @@ def test_bulk_import_above_detail_limit_writes_one_batch_entry(session, monkeypa
     assert count(session, AuditEntry) == before + 1
     entry = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
     assert entry.action == "registry.import" and entry.after["changes"]["organisations"]["created"] == codes
+
+
+def test_special_characters_survive_the_bulk_path(session, monkeypatch):
+    monkeypatch.setattr(importer, "AUDIT_DETAIL_LIMIT", 0)
+    code = credit_code()
+    address = "上海市\\浦东\t新区\n张江路1号 \\N"
+    data = xlsx_bytes({"o": [ORG_EN + ["address"], [code, "上海特殊字符有限公司", "enterprise", "", "", "", "", address]]})
+    importer.import_file(session, OFFICER, data, "o.xlsx")
+    assert session.scalar(select(Organisation.address).where(Organisation.credit_code == code)) == address
+    assert importer.import_file(session, OFFICER, data, "o.xlsx").unchanged == 1
