@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import ARTIFACTS, shot
 
 pytestmark = pytest.mark.browser
 DEMO_PASSWORD = "kechuang-demo-2026"
@@ -61,6 +61,10 @@ def test_language_switch_is_remembered(desktop):
     page.locator("#org-results tbody tr").first.wait_for()
     page.wait_for_function("location.search.includes('district=')")  # htmx swapped the results in place
     shot(page, "05-organisations-en")
+    page.locator("#org-results tbody a").first.click()
+    page.locator("[data-chart-ready=true]").wait_for()
+    assert page.get_by_role("heading", name="Facts over the years").is_visible()
+    shot(page, "05b-organisation-360-en")
     page.get_by_role("link", name="中文").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "zh-CN"
@@ -107,3 +111,6 @@ def test_phone_layout(phone):
     page.wait_for_url(re.compile(r"/registry/organisations/\d+$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "10-organisation-360-390px-zh")
+    chart = page.locator("[data-chart-ready=true]")
+    chart.wait_for()
+    chart.screenshot(path=str(ARTIFACTS / "11-chart-390px-zh.png"))
