@@ -240,3 +240,17 @@ def test_special_characters_survive_the_bulk_path(session, monkeypatch):
     importer.import_file(session, OFFICER, data, "o.xlsx")
     assert session.scalar(select(Organisation.address).where(Organisation.credit_code == code)) == address
     assert importer.import_file(session, OFFICER, data, "o.xlsx").unchanged == 1
+
+
+def test_money_header_needs_its_unit_and_units_convert_to_fen(session):
+    org = make_organisation(session)
+    head = ["统一社会信用代码", "年度", "来源部门", "截至日期"]
+    with pytest.raises(ValidationFailed) as exc:
+        importer.import_file(session, OFFICER, csv_bytes([head + ["营业收入"], [org.credit_code, 2024, "市统计局",
+                                                                               "2025-05-31", "100"]]), "f.csv")
+    assert [(e.row, e.field) for e in exc.value.errors] == [(1, "营业收入")]
+    data = csv_bytes([head + ["营业收入（万元）", "利润总额(千元)"],
+                      [org.credit_code, 2024, "市统计局", "2025-05-31", "1.5", "-2"]])
+    importer.import_file(session, OFFICER, data, "f.csv")
+    fact = session.scalar(select(OrganisationFact).where(OrganisationFact.organisation_id == org.id))
+    assert (fact.revenue_fen, fact.profit_fen) == (1_500_000, -200_000)

@@ -118,13 +118,13 @@ class _Names:
         self.used: set[str] = set()
 
     def make(self, build: Callable[[str], str]) -> str:
-        for _ in range(6):
-            name = build(self.rng.choice(WORDS) + self.rng.choice(WORDS))
+        for words in (2, 2, 2, 3, 3, 3, 3, 3):  # two words while they last, then three
+            name = build("".join(self.rng.choice(WORDS) for _ in range(words)))
             if name not in self.used:
                 self.used.add(name)
                 return name
-        n = 2
-        while (name := build(self.rng.choice(WORDS) + self.rng.choice(WORDS) + f"第{n}")) in self.used:
+        n = len(self.used)
+        while (name := build(self.rng.choice(WORDS) + self.rng.choice(WORDS) + str(n))) in self.used:
             n += 1
         self.used.add(name)
         return name
@@ -274,8 +274,9 @@ def generate(size: str | DemoSize = "small", seed: int = 2025) -> DemoData:
             relations.append({"credit_code": code, "kind": "shareholder",
                               "related_credit_code": rng.choice(investors)["credit_code"],
                               "share": Decimal(str(round(rng.uniform(0.05, 0.3), 4)))})
-        state = [x for x in enterprises[-50:-1] if x["ownership"] == "state_owned"]
-        if ownership == "state_owned" and state and rng.random() < 0.3:
+        state = [x for x in enterprises[-50:-1] if x["ownership"] == "state_owned"] \
+            if ownership == "state_owned" else None
+        if state and rng.random() < 0.3:
             relations.append({"credit_code": code, "kind": "parent", "related_credit_code": rng.choice(state)[
                 "credit_code"]})
 

@@ -169,20 +169,26 @@ def _int(lo: int | None = 0, hi: int | None = None) -> Callable[[Any], int]:
     return parse
 
 
-def _yuan(lo: int | None = 0) -> Callable[[Any], int]:
-    """Yuan (at most 2 decimals) to integer fen."""
+def _yuan(lo: int | None = 0, fen_per_unit: int = 100) -> Callable[[Any], int]:
+    """An amount in yuan (or thousands / ten-thousands of yuan) to integer fen, refusing fractions of a fen."""
     def parse(v: Any) -> int:
         try:
             d = Decimal(str(v).strip().replace(",", "").replace("，", ""))
         except InvalidOperation:
-            raise _Bad(N_("An amount in yuan is expected, e.g. 1234.56.")) from None
-        fen = d * 100
-        if not d.is_finite() or fen != fen.to_integral_value():
-            raise _Bad(N_("An amount in yuan is expected, e.g. 1234.56."))
+            raise _Bad(N_("An amount is expected, e.g. 1234.56.")) from None
+        if not d.is_finite():
+            raise _Bad(N_("An amount is expected, e.g. 1234.56."))
+        fen = d * fen_per_unit
+        if fen != fen.to_integral_value():
+            raise _Bad(N_("The amount has fractions of a fen."))
         if lo is not None and fen < lo:
             raise _Bad(N_("A number of at least {min} is expected."), min=lo)
         return int(fen)
     return parse
+
+
+def _unit_missing(_v: Any) -> Any:  # a money header without its unit: refused at the header
+    raise AssertionError("unreachable")
 
 
 def _fraction(v: Any) -> Decimal:
@@ -316,8 +322,12 @@ class Column:
 
 
 def _money(fld: str, zh: str, en: str, lo: int | None = 0) -> list[Column]:
-    return [Column(fld, (fld, f"{zh}（分）", f"{zh}(分)", f"{en} (fen)"), _int(lo)),
-            Column(fld, (f"{zh}（元）", f"{zh}(元)", zh, f"{en} (yuan)", en), _yuan(lo))]
+    # The unit must be in the header (统计报表 often use 千元 or 万元): a bare 营业收入 is refused.
+    return [Column(fld, (fld, f"{zh}（分）", f"{en} (fen)"), _int(lo)),
+            Column(fld, (f"{zh}（元）", f"{en} (yuan)"), _yuan(lo, 100)),
+            Column(fld, (f"{zh}（千元）", f"{en} (thousand yuan)"), _yuan(lo, 100_000)),
+            Column(fld, (f"{zh}（万元）", f"{en} (10k yuan)"), _yuan(lo, 1_000_000)),
+            Column(fld, (zh, en), _unit_missing)]
 
 
 _SYN = Column("is_synthetic", ("is_synthetic", "synthetic", "合成数据", "演示数据"), _bool)
@@ -566,6 +576,10 @@ def _parse_sheet(table: Table, kind: str | None, errors: _Errors, ignored: list[
         col = hmap.get(_norm(h))
         if col is None:
             ignored.append(f"{table.name}!{h}" if errors.multi else h)
+            continue
+        if col.parse is _unit_missing:
+            errors.add(table.name, header_idx + 1, h, N_("Give the unit in the header: {column}（分）, （元）, "
+                                                         "（千元） or （万元）."), params={"column": h})
             continue
         if col.field in seen:
             errors.add(table.name, header_idx + 1, h, N_("Two columns give {field}: {first} and {second}."),
