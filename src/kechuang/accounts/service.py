@@ -436,18 +436,20 @@ def resolve_session(session: Session, token: str) -> tuple[LoginSession, UserAcc
     """The live session and its user for a cookie token, or ``None`` (unknown, expired, idle, revoked)."""
     if not token or len(token) > 256:
         return None
-    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(token)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now \
-            or _aware(row.last_seen_at) + SESSION_IDLE <= now:
+    found = session.execute(select(LoginSession, UserAccount).join(UserAccount, UserAccount.id == LoginSession.user_id)
+                            .where(LoginSession.token_hash == _sha256(token))).first()
+    if found is None:
         return None
-    user = session.get(UserAccount, row.user_id)
+    row, user = found
+    now = utcnow()
+    if row.revoked_at is not None or _aware(row.expires_at) <= now or _aware(row.last_seen_at) + SESSION_IDLE <= now:
+        return None
     if not _usable(user):
         return None
     if _aware(row.last_seen_at) + TOUCH_EVERY <= now:
         row.last_seen_at = now
         session.flush()
-    return row, user  # type: ignore[return-value]
+    return row, user
 
 
 def end_session(session: Session, token: str, principal: Principal | None = None) -> bool:
@@ -570,11 +572,14 @@ def principal_for_token(session: Session, plaintext: str, request_id: str | None
     revoked. Records the last use at most once a minute."""
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 256:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(plaintext)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= now):
+    found = session.execute(select(ApiToken, UserAccount).join(UserAccount, UserAccount.id == ApiToken.user_id)
+                            .where(ApiToken.token_hash == _sha256(plaintext))).first()
+    if found is None:
         return None
-    user = session.get(UserAccount, row.user_id)
+    row, user = found
+    now = utcnow()
+    if row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= now):
+        return None
     if not _usable(user):
         return None
     if row.last_used_at is None or _aware(row.last_used_at) + TOUCH_EVERY <= now:
