@@ -106,4 +106,6 @@ def test_frame_order_and_types_match():
     frame = generate_facts(required_columns(LIBRARY), 50, seed=5)
     long = evaluate(frame, LIBRARY, 2024, backend="sql").long
     assert long.schema["eligible"] == pl.Boolean and long.schema["amount_fen"] == pl.Int64
-    assert long["credit_code"].to_list()[: len(compile_all(LIBRARY, 2024))] == ["SYN0"] * len(compile_all(LIBRARY, 2024))
+    # Grouped by policy (id order), enterprises in facts order within each.
+    assert long["credit_code"].to_list()[:50] == [f"SYN{i}" for i in range(50)]
+    assert long["policy_id"].to_list() == [cp.id for cp in compile_all(LIBRARY, 2024) for _ in range(50)]

@@ -102,8 +102,12 @@ def test_first_come_order_and_ranked_order():
     assert long["amount_fen"].to_list() == [0, 100, 50]
 
 
-def test_pro_rata_large_amounts_fall_back_to_python_ints():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pro_rata_beyond_64_bits_is_exact(backend):
+    # amount × total = 2.7e31: computed in 128-bit integers, checked against Python's big integers.
     p = policy("big-pol", "premium_paid_fen", "budget: {total_fen: 9000000000000000, allocation: pro_rata}\n")
-    records = [{"province": "上海", "premium_paid_fen": v} for v in (9 * 10**15, 3 * 10**15 + 1, 7)]
-    long = run([p], records)
+    amounts = [9 * 10**15, 3 * 10**15 + 1, 7, 123456789012345]
+    long = run([p], [{"province": "上海", "premium_paid_fen": v, "credit_code": f"C{i}"} for i, v in enumerate(amounts)],
+               backend)
+    assert long["amount_fen"].to_list() == allocate(amounts, 9 * 10**15, ["C0", "C1", "C2", "C3"], "pro_rata")
     assert int(long["amount_fen"].sum()) == 9 * 10**15

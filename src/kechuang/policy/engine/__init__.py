@@ -122,12 +122,47 @@ class EvalResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _clause_lists(wide: pl.DataFrame, compiled: list[CompiledPolicy]) -> list[pl.Series]:
+    """Per policy, the ids of false and of unknown clauses joined by ';' — built from a bit mask per
+    row and a lookup of the few distinct masks (much cheaper than joining strings row by row)."""
+    exprs, names = [], {}
+    for cp in compiled:
+        ids = list(cp.clauses)
+        cols = [pl.col(f"{cp.id}{SEP}{cid}") for cid in ids]
+        for kind, test in (("__failed", lambda c: c.not_().fill_null(False)), ("__unknown", lambda c: c.is_null())):
+            name = f"{cp.id}{SEP}{kind}"
+            names[name] = ids
+            if len(ids) > 62:
+                exprs.append(pl.concat_str([pl.when(test(c)).then(pl.lit(cid)) for cid, c in zip(ids, cols, strict=True)],
+                                           separator=";", ignore_nulls=True).fill_null("").alias(name))
+                continue
+            exprs.append(pl.sum_horizontal([test(c).cast(pl.UInt64) * (1 << i) for i, c in enumerate(cols)])
+                         .cast(pl.UInt64).alias(name))
+    if not exprs:
+        return []
+    masks = wide.select(exprs)
+    out = []
+    for name in masks.columns:
+        m = masks[name]
+        if m.dtype == pl.String:
+            out.append(m)
+            continue
+        ids = names[name]
+        keys = [int(k) for k in m.unique().to_list()]
+        text = [";".join(cid for i, cid in enumerate(ids) if k >> i & 1) for k in keys]
+        out.append(m.replace_strict(keys, text, return_dtype=pl.String).alias(name))
+    return out
+
+
 def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], explain: bool = False
             ) -> pl.DataFrame:
     """One row per enterprise × policy: eligible (true/false/null), amount_fen, failed and unknown clauses."""
     all_clause_ids = sorted({cid for cp in compiled for cid in cp.clauses})
     parts = []
-    base = pl.DataFrame({"__row": pl.arange(0, len(ids), eager=True, dtype=pl.Int64), "credit_code": ids})
+    wide = wide.with_columns(_clause_lists(wide, compiled))
+    src = wide.lazy().with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"),
+                                   pl.lit(ids).alias("credit_code"))
+    base = pl.DataFrame({"__row": pl.Series([], dtype=pl.Int64), "credit_code": pl.Series([], dtype=pl.String)})
     for cp in compiled:
         cols = [pl.col(f"{cp.id}{SEP}{cid}") for cid in cp.clauses]
         elig = pl.all_horizontal(cols)
@@ -135,11 +170,11 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
         if cp.amount is not None:
             # An amount over missing data leaves the entitlement unknown.
             elig = pl.when(elig & amount.is_null()).then(pl.lit(None, dtype=pl.Boolean)).otherwise(elig)
-        failed = pl.concat_str([pl.when(c.not_()).then(pl.lit(cid)) for cid, c in zip(cp.clauses, cols, strict=True)],
-                               separator=";", ignore_nulls=True)
-        unknown = pl.concat_str([pl.when(c.is_null()).then(pl.lit(cid)) for cid, c in zip(cp.clauses, cols, strict=True)],
-                                separator=";", ignore_nulls=True)
+        failed = pl.col(f"{cp.id}{SEP}__failed")
+        unknown = pl.col(f"{cp.id}{SEP}__unknown")
         sel = [
+            pl.col("__row"),
+            pl.col("credit_code"),
             pl.lit(cp.id).alias("policy_id"),
             elig.alias("eligible"),
             pl.when(elig).then(amount).otherwise(pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("amount_fen"),
@@ -154,10 +189,10 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
             for cid in all_clause_ids:
                 name = f"{cp.id}{SEP}{cid}"
                 sel.append((pl.col(name) if cid in cp.clauses else pl.lit(None, dtype=pl.Boolean)).alias(f"clause.{cid}"))
-        parts.append(pl.concat([base, wide.select(sel)], how="horizontal"))
+        parts.append(src.select(sel))
     if not parts:
-        return base.clear().with_columns(pl.lit(None, dtype=pl.String).alias("policy_id"))
-    long = pl.concat(parts, how="diagonal_relaxed")
+        return base.with_columns(pl.lit(None, dtype=pl.String).alias("policy_id"))
+    long = pl.concat(parts, how="diagonal_relaxed").collect()
     for c in ("__rank", "__order"):
         if c not in long.columns:
             long = long.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
@@ -180,7 +215,8 @@ def evaluate(frame: pl.DataFrame, policies: list[Policy], year: int, backend: st
     if apply_rules:
         long = apply_excludes(long, {cp.id: cp.policy.excludes for cp in compiled})
         long = apply_budgets(long, {cp.id: cp.policy.budget for cp in compiled if cp.policy.budget})
-    long = long.sort(["__row", "policy_id"]).drop(["__row", "__rank", "__order"])
+    # Rows stay grouped by policy (id order), enterprises in facts order within each policy.
+    long = long.drop(["__row", "__rank", "__order"])
     t3 = time.perf_counter()
     return EvalResult(long, wide, compiled, {"compile": t1 - t0, "evaluate": t2 - t1, "post": t3 - t2})
 

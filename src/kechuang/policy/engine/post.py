@@ -22,7 +22,7 @@ import polars as pl
 
 from kechuang.policy.language import Budget
 
-_LIMIT = 2**62
+_LIMIT = 2**126
 
 
 def apply_excludes(long: pl.DataFrame, excludes: dict[str, list[str]]) -> pl.DataFrame:
@@ -37,33 +37,26 @@ def apply_excludes(long: pl.DataFrame, excludes: dict[str, list[str]]) -> pl.Dat
         return long
     involved = sorted({a for a, _ in pairs})
     pairs_df = pl.DataFrame({"policy_id": [a for a, _ in sorted(pairs)], "winner": [b for _, b in sorted(pairs)]})
+    long = long.with_row_index("__i")
     cand = long.filter(pl.col("policy_id").is_in(involved) & pl.col("eligible").fill_null(False)).select(
-        "__row", "policy_id", pl.col("amount_fen").fill_null(0).alias("amt"))
+        "__i", "__row", "policy_id", pl.col("amount_fen").fill_null(0).alias("amt"))
     losers = []
     while cand.height:
         winners = (cand.sort(["__row", "amt", "policy_id"], descending=[False, True, False])
                    .group_by("__row", maintain_order=True).first().select("__row", pl.col("policy_id").alias("winner")))
         joined = cand.join(winners, on="__row")
-        losers.append(joined.join(pairs_df, on=["policy_id", "winner"], how="semi").select("__row", "policy_id",
-                                                                                              "winner"))
+        losers.append(joined.join(pairs_df, on=["policy_id", "winner"], how="semi").select("__i", "winner"))
         cand = (joined.filter(pl.col("policy_id") != pl.col("winner"))
                 .join(pairs_df, on=["policy_id", "winner"], how="anti").drop("winner"))
     lost = pl.concat(losers)
     if not lost.height:
-        return long
-    upd = lost.select(
-        "__row", "policy_id",
-        pl.lit(False).alias("eligible"),
-        pl.lit(None, dtype=pl.Int64).alias("amount_fen"),
-        ("excluded_by:" + pl.col("winner")).alias("failed_clauses"),
-    )
-    out = long.join(upd, on=["__row", "policy_id"], how="left", suffix="__x")
-    hit = pl.col("failed_clauses__x").is_not_null()
-    return out.with_columns(
-        pl.when(hit).then(pl.col("eligible__x")).otherwise(pl.col("eligible")).alias("eligible"),
-        pl.when(hit).then(pl.lit(None, dtype=pl.Int64)).otherwise(pl.col("amount_fen")).alias("amount_fen"),
-        pl.when(hit).then(pl.col("failed_clauses__x")).otherwise(pl.col("failed_clauses")).alias("failed_clauses"),
-    ).drop(["eligible__x", "amount_fen__x", "failed_clauses__x"])
+        return long.drop("__i")
+    n = lost.height
+    return _scatter(long, lost["__i"], {
+        "eligible": pl.Series([False] * n, dtype=pl.Boolean),
+        "amount_fen": pl.Series([None] * n, dtype=pl.Int64),
+        "failed_clauses": "excluded_by:" + lost["winner"],
+    }).drop("__i")
 
 
 def allocate(amounts: list[int], total: int, keys: list, method: str) -> list[int]:
@@ -88,9 +81,20 @@ def allocate(amounts: list[int], total: int, keys: list, method: str) -> list[in
     return out
 
 
+def _scatter(long: pl.DataFrame, idx: pl.Series, columns: dict[str, pl.Series]) -> pl.DataFrame:
+    """Overwrite ``columns`` of ``long`` at row positions ``idx`` (O(changes), no join)."""
+    out = []
+    for name, values in columns.items():
+        col = long[name].clone()
+        col.scatter(idx, values.cast(col.dtype))
+        out.append(col)
+    return long.with_columns(out)
+
+
 def apply_budgets(long: pl.DataFrame, budgets: dict[str, Budget]) -> pl.DataFrame:
     """Cut eligible amounts down to each policy's budget."""
     updates = []
+    long = long.with_row_index("__i")
     for pid, b in budgets.items():
         sub = long.filter((pl.col("policy_id") == pid) & pl.col("eligible").fill_null(False)
                           & (pl.col("amount_fen") > 0))
@@ -100,16 +104,16 @@ def apply_budgets(long: pl.DataFrame, budgets: dict[str, Budget]) -> pl.DataFram
         if requested <= b.total_fen:
             continue
         if b.allocation == "pro_rata":
-            sub = sub.sort(["credit_code", "__row"])
             if int(sub["amount_fen"].max()) * max(b.total_fen, 1) < _LIMIT:
-                a = pl.col("amount_fen")
-                sub = sub.with_columns((a * b.total_fen // requested).alias("__floor"),
-                                       (a * b.total_fen % requested).alias("__rem"))
+                # amount × total can exceed 64 bits (1e9 fen × 6e10 fen): exact 128-bit integers.
+                a = pl.col("amount_fen").cast(pl.Int128)
+                total, req = pl.lit(b.total_fen, dtype=pl.Int128), pl.lit(requested, dtype=pl.Int128)
+                sub = sub.with_columns((a * total // req).cast(pl.Int64).alias("__floor"),
+                                       (a * total % req).cast(pl.Int64).alias("__rem"))
                 left = b.total_fen - int(sub["__floor"].sum())
-                sub = sub.with_columns(pl.int_range(0, pl.len()).alias("__i"))
-                bonus = sub.sort(["__rem", "__i"], descending=[True, False]).head(left)["__i"]
-                alloc = sub.with_columns((pl.col("__floor") + pl.col("__i").is_in(bonus.implode()).cast(pl.Int64))
-                                         .alias("__alloc"))
+                # Largest remainders first (ties: credit_code), one more fen each until none is left.
+                alloc = sub.sort(["__rem", "credit_code", "__row"], descending=[True, False, False]).with_columns(
+                    (pl.col("__floor") + (pl.int_range(0, pl.len()) < left).cast(pl.Int64)).alias("__alloc"))
             else:
                 vals = allocate(sub["amount_fen"].to_list(), b.total_fen, sub["credit_code"].to_list(), "pro_rata")
                 alloc = sub.with_columns(pl.Series("__alloc", vals, dtype=pl.Int64))
@@ -123,15 +127,10 @@ def apply_budgets(long: pl.DataFrame, budgets: dict[str, Budget]) -> pl.DataFram
             alloc = sub.with_columns(pl.min_horizontal(a, pl.max_horizontal(pl.lit(b.total_fen) - before, pl.lit(0)))
                                      .alias("__alloc"))
         updates.append(alloc.filter(pl.col("__alloc") < pl.col("amount_fen")).select(
-            "__row", "policy_id", pl.col("__alloc").cast(pl.Int64)))
+            "__i", pl.col("__alloc").cast(pl.Int64),
+            pl.when(pl.col("failed_clauses") == "").then(pl.lit("budget_cut"))
+            .otherwise(pl.col("failed_clauses") + ";budget_cut").alias("__tag")))
     if not updates:
-        return long
+        return long.drop("__i")
     upd = pl.concat(updates)
-    out = long.join(upd, on=["__row", "policy_id"], how="left")
-    cut = pl.col("__alloc").is_not_null()
-    tag = pl.when(pl.col("failed_clauses") == "").then(pl.lit("budget_cut")).otherwise(
-        pl.col("failed_clauses") + ";budget_cut")
-    return out.with_columns(
-        pl.when(cut).then(pl.col("__alloc")).otherwise(pl.col("amount_fen")).alias("amount_fen"),
-        pl.when(cut).then(tag).otherwise(pl.col("failed_clauses")).alias("failed_clauses"),
-    ).drop("__alloc")
+    return _scatter(long, upd["__i"], {"amount_fen": upd["__alloc"], "failed_clauses": upd["__tag"]}).drop("__i")

@@ -135,9 +135,9 @@ def run_duckdb(frame: pl.DataFrame, outputs: dict[str, Core]) -> pl.DataFrame:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET preserve_insertion_order = true")
-        con.register("facts", frame)
+        con.register("facts", frame.to_arrow())
         sql = render_select(outputs, "facts", "duckdb")
-        out = con.sql(sql).pl()
+        out = pl.from_arrow(con.sql(sql).to_arrow_table(), rechunk=False)
     finally:
         con.close()
     return _fix_types(out, outputs)
