@@ -120,14 +120,18 @@ def test_reported_and_computed_never_share_a_field(session, system, imported):
     service.compute_indicators(session, system, "2024")
     rows = {(r.code, r.period): r for r in service.indicator_rows(session)}
     turnover = rows[("tech_contract_turnover", "2024")]
-    assert turnover.reported_value == Decimal("5200.73") and turnover.computed_value is None
-    assert turnover.reported_source == f"{DOC}, p. 1"
+    # Reported from the letter; computed from kechuang's (here empty) technology-contract records.
+    assert turnover.reported_value == Decimal("5200.73") and turnover.computed_value == 0
+    assert turnover.difference == Decimal("-5200.73")
+    assert turnover.reported_source == f"{DOC}, p. 1" and "transfer.stats" in turnover.computed_query
+    assert ("tech_contract_turnover_yoy", "2024") not in rows or rows[("tech_contract_turnover_yoy",
+                                                                      "2024")].computed_value is None
     ht = rows[("high_tech_enterprises", "2024")]
     assert ht.reported_value is None and ht.computed_value >= 1 and ht.computed_from_synthetic_data
     assert "qualification" in ht.computed_query
     report = service.progress_report(session, system, DOC)
     html = report_render.to_html(report)
-    assert "已报告值" in html or "Reported value" in html
+    assert "报告值" in html and "计算值" in html  # zh by default
     with use_locale("en"):
         html_en = report_render.to_html(report)
         xlsx = report_render.to_xlsx(report)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from kechuang.core.auth import Principal
 from kechuang.registry.models import Organisation, OrganisationFact, Qualification
 
 
@@ -58,7 +59,7 @@ class Computed:
     from_synthetic_data: bool
 
 
-def _high_tech(session: Session, period: str) -> Computed:
+def _high_tech(session: Session, principal: Principal, period: str) -> Computed:
     end = date(int(period), 12, 31)
     cond = and_(Qualification.kind == "high_tech", Qualification.valid_from_date <= end,
                 or_(Qualification.valid_to_date.is_(None), Qualification.valid_to_date >= end),
@@ -70,7 +71,7 @@ def _high_tech(session: Session, period: str) -> Computed:
     return Computed(Decimal(count), _sql(stmt, session), bool(synthetic))
 
 
-def _rd_expense(session: Session, period: str) -> Computed:
+def _rd_expense(session: Session, principal: Principal, period: str) -> Computed:
     stmt = (select(func.coalesce(func.sum(OrganisationFact.rd_expense_fen), 0),
                    func.coalesce(func.max(OrganisationFact.is_synthetic.cast(int_type())), 0))
             .join(Organisation, Organisation.id == OrganisationFact.organisation_id)
@@ -91,9 +92,38 @@ def _sql(stmt, session: Session) -> str:
     return str(stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
 
 
-# Indicators kechuang can compute from its own records today. The letter's transfer figures become computable
-# when the results-transfer domain records them; until then they have reported values only.
-COMPUTATIONS: dict[str, Callable[[Session, str], Computed]] = {
+FEN_PER_YI = Decimal(10**10)  # 1 亿元 = 10^8 yuan = 10^10 fen
+
+
+def _from_transfer(stat_code: str, scale: Decimal | None = None, yoy: bool = False):
+    """A computation that reads one indicator of the results-transfer statistics (all institutions)."""
+
+    def compute(session: Session, principal: Principal, period: str) -> Computed | None:
+        from kechuang.transfer import stats as transfer_stats
+
+        row = next(r for r in transfer_stats.compute(session, principal, int(period)) if r["indicator"] == stat_code)
+        if yoy:
+            if row["yoy"] is None:
+                return None  # no previous year to compare with: nothing to report
+            value = Decimal(str(row["yoy"])) * 100
+        else:
+            value = Decimal(int(row["value"])) / scale if scale else Decimal(int(row["value"]))
+        query = (f"kechuang.transfer.stats.compute(year={period}, scope={row['scope']})"
+                 f"['{stat_code}']{'.yoy' if yoy else ''}" + (f" / {scale}" if scale else ""))
+        return Computed(value.quantize(Decimal("0.0001")), query, bool(row["synthetic"]))
+
+    return compute
+
+
+# Indicators kechuang computes from its own records: the registry, and the results-transfer records for the
+# letter's transfer figures (赋权, transfer amount, companies, social capital, technology contracts).
+COMPUTATIONS: dict[str, Callable[[Session, Principal, str], Computed | None]] = {
     "high_tech_enterprises": _high_tech,
     "enterprise_rd_expense": _rd_expense,
+    "empowered_results": _from_transfer("empowered_results"),
+    "transfer_amount": _from_transfer("transfer_amount", FEN_PER_YI),
+    "companies_incubated": _from_transfer("companies_founded"),
+    "social_capital": _from_transfer("social_capital", FEN_PER_YI),
+    "tech_contract_turnover": _from_transfer("contract_turnover", FEN_PER_YI),
+    "tech_contract_turnover_yoy": _from_transfer("contract_turnover", yoy=True),
 }

@@ -265,10 +265,14 @@ def deliverable_label(session: Session, deliverable_type: str, key: str) -> str 
         return d.name_zh if d else None
     if deliverable_type == "feature":
         return FEATURES.get(key)
+    if deliverable_type == "transfer_stat":
+        from kechuang.transfer import stats as transfer_stats
+
+        return next((d.label for d in transfer_stats.INDICATORS if d.code == key), None)
     return None
 
 
-DELIVERABLE_TYPES = ("policy", "indicator", "feature")
+DELIVERABLE_TYPES = ("policy", "indicator", "transfer_stat", "feature")
 
 
 def link(session: Session, principal: Principal, commitment_id: int, data: LinkIn) -> CommitmentLink:
@@ -310,7 +314,9 @@ def compute_indicators(session: Session, principal: Principal, period: str) -> l
     out = []
     for code, fn in ind.COMPUTATIONS.items():
         indicator = _indicator(session, code)
-        c = fn(session, period)
+        c = fn(session, principal, period)
+        if c is None:
+            continue
         row = IndicatorComputed(indicator_id=indicator.id, period=period, value=c.value, query=c.query,
                                 from_synthetic_data=c.from_synthetic_data)
         session.add(row)
