@@ -105,3 +105,19 @@ def test_transfer_missing_steps_over_http(session, client_as):
     assert tto().post(f"/api/v1/transfer/transfers/{tid}/sign").json()["state"] == "signed"
     assert tto().post(f"/api/v1/transfer/transfers/{tid}/complete").json()["state"] == "completed"
     assert client_as(w.enterprise).get(f"/api/v1/transfer/transfers/{tid}").status_code == 200  # counterparty
+
+
+def test_equity_awards_over_http(session, client_as):
+    from decimal import Decimal
+
+    from kechuang.transfer import service
+    from kechuang.transfer.schemas import TransferCreate
+
+    w = world(session)
+    a = achievement(session, w, members=[(w.alice, "1")])
+    t = service.create_transfer(session, w.tto_a, TransferCreate(
+        achievement_id=a.id, mode="equity", counterparty_organisation_id=w.company.id, equity_share=Decimal("0.25"),
+        company_is_new=True, pricing_route="negotiated"))
+    r = client_as(w.researcher).get(f"/api/v1/transfer/transfers/{t.id}/equity-awards")
+    assert r.status_code == 200, r.text
+    assert r.json()["members"] == [{"person_id": w.alice.id, "share": "0.125000"}]

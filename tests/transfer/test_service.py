@@ -462,3 +462,17 @@ def test_contract_create_requires_the_write_permission(session):
         service.create_contract(session, w.commission, ContractCreate(
             number="X", category="transfer", seller_organisation_id=w.uni_a.id, buyer_name="某公司", subject="s",
             signed_date=date(2024, 1, 1), total_fen=1))
+
+
+def test_equity_awards_of_an_equity_investment(session):
+    w = world(session)
+    a = achievement(session, w, members=[(w.alice, "0.6"), (w.bob, "0.4")])
+    t = _transfer(session, w, a, mode="equity", licence_type=None, licence_term_years=None, territory=None,
+                  equity_share=D("0.3"), company_is_new=True, pricing_route="negotiated")
+    awards = service.equity_awards(session, w.tto_a, t.id)
+    assert awards["institution"] == D("0.15")  # legal default: half to the team
+    assert {m["person_id"]: m["share"] for m in awards["members"]} == {w.alice.id: D("0.09"), w.bob.id: D("0.06")}
+    assert [m["person_id"] for m in service.equity_awards(session, w.researcher, t.id)["members"]] == [w.alice.id]
+    licence = _transfer(session, w, a)
+    with pytest.raises(Conflict):
+        service.equity_awards(session, w.tto_a, licence.id)

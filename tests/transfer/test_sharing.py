@@ -135,3 +135,23 @@ def test_split_parts_always_sum_to_the_whole(net, members, rule):
 def test_agreement_split_sums_to_the_whole(net, members, agreed):
     s = split_income(net, members, agreed_institution_share=D(agreed) / 10_000)
     assert s.total == net and sum(s.members.values()) == s.team_fen and s.department_fen == 0
+
+
+def test_equity_awards_split_in_millionths():
+    from kechuang.transfer.sharing import split_equity
+
+    inst, team = split_equity(D("0.2"), [(1, D("0.5")), (2, D("0.3")), (3, D("0.2"))], team_share=D("0.7"))
+    assert inst == D("0.06") and team == {1: D("0.07"), 2: D("0.042"), 3: D("0.028")}
+    inst, team = split_equity(D("0.1"), [(1, D("0.3333")), (2, D("0.3333")), (3, D("0.3334"))], team_share=D("0.5"))
+    assert inst + sum(team.values()) == D("0.1")
+    with pytest.raises(SharingError):
+        split_equity(D("0.1"), [(1, D(1))], team_share=D("0.4"))
+
+
+@given(st.integers(1, 1_000_000), contributions(), st.integers(5_000, 10_000))
+def test_equity_parts_sum_to_the_stake(ppm, members, team):
+    from kechuang.transfer.sharing import EQUITY_UNIT, split_equity
+
+    stake = ppm * EQUITY_UNIT
+    inst, shares = split_equity(stake, members, team_share=D(team) / 10_000)
+    assert inst + sum(shares.values()) == stake and sum(shares.values()) >= stake / 2

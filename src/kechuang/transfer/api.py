@@ -191,6 +191,14 @@ def get_transfer(session: DbSession, principal: Reader, transfer_id: int) -> dic
             "missing_steps": [gettext(s) for s in service.missing_steps(t)]}
 
 
+@router.get("/transfers/{transfer_id}/equity-awards")
+def equity_awards(session: DbSession, principal: Reader, transfer_id: int) -> dict[str, Any]:
+    """Equity awards of a 作价投资 transfer (shares of the company, as decimal strings)."""
+    data = service.equity_awards(session, principal, transfer_id)
+    return {**{k: str(v) if k != "members" and k != "transfer_id" else v for k, v in data.items()},
+            "members": [{"person_id": m["person_id"], "share": str(m["share"])} for m in data["members"]]}
+
+
 @router.patch("/transfers/{transfer_id}/evidence", response_model=TransferRead)
 def record_evidence(session: DbSession, principal: Manager, transfer_id: int, body: TransferEvidence):
     """Record procedure evidence (notices, listing/auction, valuation, decision, conflicts)."""

@@ -888,6 +888,25 @@ def cancel_transfer(session: Session, principal: Principal, transfer_id: int, re
     return obj
 
 
+def equity_awards(session: Session, principal: Principal, transfer_id: int) -> dict[str, Any]:
+    """Equity awards of a 作价投资 transfer: the team's part (institution rule's team share, at least the legal
+    minimum) of the institution's stake, split by contribution (``sharing.split_equity``)."""
+    t = access_transfer_by_id(session, principal, transfer_id)
+    if t.mode != "equity" or not t.equity_share:
+        raise Conflict(N_("Only an equity investment (作价投资) has equity awards."))
+    on = t.completed_date or t.signed_date or today()
+    floor = params.value("reward.min_team_share", on)
+    rule = _rule(session, t.organisation_id, on)
+    team_share = max(rule.team_share, floor) if rule is not None else floor
+    members = [(m.person_id, m.contribution) for m in session.scalars(
+        select(AchievementMember).where(AchievementMember.achievement_id == t.achievement_id))]
+    institution, team = sharing.split_equity(t.equity_share, members, team_share, floor)
+    if principal.role is Role.RESEARCHER:
+        team = {k: v for k, v in team.items() if k == principal.person_id}
+    return {"transfer_id": t.id, "equity_share": t.equity_share, "team_share": team_share,
+            "institution": institution, "members": [{"person_id": k, "share": v} for k, v in sorted(team.items())]}
+
+
 def list_transfers(session: Session, principal: Principal, state: str | None = None) -> list[Transfer]:
     """Transfers visible to ``principal``, newest first."""
     stmt = readable_transfers(principal)

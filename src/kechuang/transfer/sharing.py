@@ -163,3 +163,25 @@ def split_income(
     split = Split(net_fen, first[TEAM], first[DEPARTMENT], first[INSTITUTION], team_parts, basis)
     assert split.total == net_fen and sum(team_parts.values()) == split.team_fen  # the invariant
     return split
+
+
+EQUITY_UNIT = Decimal("0.000001")  # equity is split in millionths of the company
+
+
+def split_equity(equity_share: Decimal, members: Sequence[tuple[Hashable, Decimal]], team_share: Decimal,
+                 min_team_share: Decimal = Decimal("0.5")) -> tuple[Decimal, dict[Hashable, Decimal]]:
+    """Equity awards from 作价投资: the team receives ``team_share`` (≥ ``min_team_share``, art. 45) of the
+    institution's ``equity_share`` of the company, split by contribution. Works in millionths of the
+    company with the same largest-remainder rule; returns (institution's remaining share, member shares)."""
+    if not 0 < equity_share <= 1:
+        raise SharingError("equity share must be above 0 and at most 1")
+    if team_share < min_team_share or team_share > 1:
+        raise SharingError("team share below the legal minimum")
+    units = int((equity_share / EQUITY_UNIT).to_integral_value())
+    first = allocate(units, [(TEAM, team_share), (INSTITUTION, 1 - team_share)])
+    floor = math.ceil(Fraction(units) * Fraction(min_team_share))
+    if first[TEAM] < floor:  # never round the legal minimum down
+        first[INSTITUTION] -= floor - first[TEAM]
+        first[TEAM] = floor
+    team = allocate(first[TEAM], list(members))
+    return first[INSTITUTION] * EQUITY_UNIT, {k: v * EQUITY_UNIT for k, v in team.items()}
