@@ -238,6 +238,32 @@ class _Values:
 
 
 _LOWERED: dict[int, dict] = {}
+_STATIC: dict[int, tuple[Policy, dict]] = {}
+_COLS: dict[int, tuple[Expr, list[str]]] = {}
+
+
+def _columns_of(e: Expr) -> list[str]:
+    hit = _COLS.get(id(e))
+    if hit is None or hit[0] is not e:
+        hit = _COLS[id(e)] = (e, sorted(e.columns()))
+    return hit[1]
+
+
+def _static(policy: Policy) -> dict:
+    """What an explanation needs from the policy text alone, computed once per policy."""
+    hit = _STATIC.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    info: dict[str, Any] = {"columns": required_columns([policy])}
+    for c in policy.clauses:
+        info[c.id] = {
+            "columns": sorted(c.when.columns()),
+            "params": sorted(c.when.params()),
+            "tier_unit": {n.value: n.args[0].type for n in c.when.walk() if n.op == "tier"},
+            "comparisons": _comparisons(c.when),
+        }
+    _STATIC[id(policy)] = (policy, info)
+    return info
 
 
 def _comparisons(e: Expr) -> list[Expr]:
@@ -253,22 +279,24 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
     """Explain ``policy`` for one enterprise's facts (a dict column → value) in facts ``year``."""
     year = policy.default_year() if year is None else year
     cp = compile_policy(policy, year, on)
-    cols = required_columns([policy])
+    static = _static(policy)
+    cols = static["columns"]
     row = row_values(facts_row, cols)
     vals = _Values(Lowerer({k: v for k, (_, v) in cp.params.items()}), row, _LOWERED.setdefault(id(cp), {}))
     clauses = []
     for clause in policy.clauses:
+        info = static[clause.id]
         truth = evaluate(cp.clauses[clause.id], row)
         status = "met" if truth is True else "not_met" if truth is False else "unknown"
         facts = []
-        for col in sorted(clause.when.columns()):
+        for col in info["columns"]:
             base, lag = split_column(col)
             f = FACTS[base]
             facts.append(FactValue(base, col, lag, f.zh, f.en, f.type, row.get(col), show(row.get(col), f.type, f.fmt)))
         missing = [fv.column for fv in facts if fv.value is None]
         params = []
-        tier_unit = {n.value: n.args[0].type for n in clause.when.walk() if n.op == "tier"}
-        for name in sorted(clause.when.params()):
+        tier_unit = info["tier_unit"]
+        for name in info["params"]:
             p = policy.params[name]
             since, value = cp.params[name]
             vfmt = "percent" if p.type == "decimal" else ""
@@ -281,7 +309,7 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
             params.append(ParamValue(name, value, since.isoformat(), p.status, p.note, shown))
         comps = []
         hc: list[HowClose] = []
-        for cmp in _comparisons(clause.when):
+        for cmp in info["comparisons"]:
             lhs, rhs = cmp.args
             a, b = vals.value(lhs), vals.value(rhs)
             met = evaluate(vals.lowered(cmp).core, row)
@@ -309,7 +337,7 @@ def _how_close(cmp: Expr, vals: _Values, row: dict[str, Any], cols: dict[str, st
     core: Core = vals.lowered(cmp).core
     lhs, rhs = cmp.args
     out = []
-    for col in sorted(cmp.columns()):
+    for col in _columns_of(cmp):
         base, lag = split_column(col)
         typ = FACTS[base].type
         if lag or typ not in ("int", "int_fen", "decimal") or row.get(col) is None:
