@@ -214,3 +214,20 @@ def test_audit_api_read_verify_prove(session, client_as):
     assert admin.get("/api/v1/audit/entries").status_code == 403
     for method in ("put", "patch", "delete"):
         assert getattr(auditor, method)(f"/api/v1/audit/entries/{entry.id}").status_code == 405
+
+
+def test_change_own_password(session, browser):
+    user = make_user(session)
+    csrf = log_in(browser, user.username)
+    h = {"X-CSRF-Token": csrf}
+    wrong = browser.put("/api/v1/accounts/me/password", json={"current_password": "nope",
+                                                               "new_password": "Brand-new-2027"}, headers=h)
+    assert wrong.status_code == 422 and wrong.json()["error"]["errors"][0]["field"] == "current_password"
+    weak = browser.put("/api/v1/accounts/me/password", json={"current_password": PASSWORD, "new_password": "short"},
+                       headers=h)
+    assert weak.status_code == 422 and weak.json()["error"]["errors"][0]["field"] == "new_password"
+    ok = browser.put("/api/v1/accounts/me/password", json={"current_password": PASSWORD,
+                                                            "new_password": "Brand-new-2027"}, headers=h)
+    assert ok.status_code == 204
+    assert browser.get("/api/v1/auth/me").status_code == 401  # sessions ended
+    log_in(browser, user.username, "Brand-new-2027")

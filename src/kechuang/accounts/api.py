@@ -133,7 +133,7 @@ def set_language(session: DbSession, principal: OwnAccount, response: Response, 
 
 @accounts_router.put("/me/password", status_code=204)
 def change_password(session: DbSession, principal: OwnAccount, body: PasswordChange):
-    """Change one's own password (other sessions end)."""
+    """Change one's own password (every browser session of the account ends: log in again)."""
     if principal.user_id is None:
         raise NotFound()
     service.set_password(session, principal, principal.user_id, body.new_password, body.current_password)

@@ -293,7 +293,7 @@ def set_role(session: Session, principal: Principal, user_id: int, data: RoleUpd
 
 def set_password(session: Session, principal: Principal, user_id: int, new_password: str,
                  current_password: str | None = None) -> UserAccount:
-    """Set a password: one's own (with the current one) or, for administrators, anyone's. Other sessions end."""
+    """Set a password: one's own (with the current one) or, for administrators, anyone's. All its sessions end."""
     if principal.user_id == user_id:
         require(principal, OWN_ACCOUNT)
     else:
