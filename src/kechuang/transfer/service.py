@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, false, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kechuang.core import audit
@@ -1141,8 +1142,15 @@ def record_income(session: Session, principal: Principal, data: IncomeIn) -> tup
                         contract_id=data.contract_id, transfer_id=data.transfer_id, received_date=data.received_date,
                         amount_fen=data.amount_fen, costs_fen=data.costs_fen, cost_note=data.cost_note, net_fen=net,
                         rule_basis=basis[:300], is_synthetic=data.is_synthetic)
-    session.add(event)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent post of the same key loses the race here
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        winner = session.scalar(select(IncomeEvent).where(IncomeEvent.idempotency_key == data.idempotency_key))
+        if winner is None:
+            raise
+        return winner, False
     shares = [IncomeShare(income_event_id=event.id, party="member", person_id=pid, amount_fen=amount)
               for pid, amount in sorted(split.members.items())]
     if split.department_fen:
