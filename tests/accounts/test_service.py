@@ -220,3 +220,26 @@ def test_set_language_is_remembered(session):
     assert session.get(UserAccount, user.id).language == "en"
     with pytest.raises(ValidationFailed):
         service.set_language(session, service.principal_for(user), "fr")
+
+
+def test_purge_stale_is_a_dry_run_unless_executed(session):
+    from datetime import timedelta
+
+    from kechuang.accounts.models import LoginAttempt
+
+    user = make_user(session)
+    old = service.start_session(session, user, None)
+    old.login_session.expires_at = service.utcnow() - timedelta(days=40)
+    live = service.start_session(session, user, None)
+    session.add(LoginAttempt(at=service.utcnow() - timedelta(days=40), username="x", client_addr=None,
+                             success=False))
+    session.flush()
+    counts = service.purge_stale(session, SYSTEM)
+    assert counts["login_attempt"] >= 1 and counts["login_session"] >= 1
+    assert session.get(LoginSession, old.login_session.id) is not None
+    service.purge_stale(session, SYSTEM, execute=True)
+    session.expire_all()
+    assert session.get(LoginSession, old.login_session.id) is None
+    assert service.resolve_session(session, live.token) is not None
+    with pytest.raises(PermissionDenied):
+        service.purge_stale(session, principal(Role.AUDITOR))

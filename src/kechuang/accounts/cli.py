@@ -1,8 +1,9 @@
-"""``kechuang user add|list|disable|enable|set-role|set-password`` (operator commands, run as ``SYSTEM``)."""
+"""``kechuang user add|list|disable|enable|set-role|set-password|purge`` (operator commands, as ``SYSTEM``)."""
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import typer
 from rich.console import Console
@@ -146,3 +147,15 @@ def set_role(
         console.print(_("{username} is now {role}.", username=username, role=role))
     except AppError as exc:
         _fail(exc)
+
+
+@app.command("purge")
+def purge(
+    days: int = typer.Option(30, "--days", min=1, help="Keep the last N days."),
+    execute: bool = typer.Option(False, "--execute", help="Delete (default: dry run, counts only)."),
+):
+    """Remove old log-in attempts and ended browser sessions (dry run unless --execute)."""
+    with session_scope() as session:
+        counts = service.purge_stale(session, SYSTEM, timedelta(days=days), execute=execute)
+    verb = _("Deleted") if execute else _("Would delete (dry run)")
+    console.print(f"{verb}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

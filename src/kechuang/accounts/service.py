@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kechuang.accounts.models import ApiToken, LoginAttempt, LoginSession, UserAccount, public_fields
@@ -586,3 +586,24 @@ def principal_for_token(session: Session, plaintext: str, request_id: str | None
         row.last_used_at = now
         session.flush()
     return principal_for(user, request_id, client_addr, frozenset(row.scopes or []))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- housekeeping
+def purge_stale(session: Session, principal: Principal, older_than: timedelta = timedelta(days=30), *,
+                execute: bool = False) -> dict[str, int]:
+    """Count (and with ``execute`` delete) log-in attempts and ended sessions older than ``older_than``."""
+    require(principal, MANAGE_ACCOUNTS)
+    cutoff = utcnow() - older_than
+    attempts = LoginAttempt.at < cutoff
+    sessions = (LoginSession.expires_at < cutoff) | (LoginSession.revoked_at < cutoff)
+    counts = {
+        "login_attempt": int(session.scalar(select(func.count()).select_from(LoginAttempt).where(attempts)) or 0),
+        "login_session": int(session.scalar(select(func.count()).select_from(LoginSession).where(sessions)) or 0),
+    }
+    if execute and any(counts.values()):
+        session.execute(delete(LoginAttempt).where(attempts))
+        session.execute(delete(LoginSession).where(sessions))
+        session.flush()
+        audit.record(session, principal, "accounts.purge", "login_session", None,
+                     after={**counts, "cutoff": cutoff})
+    return counts
