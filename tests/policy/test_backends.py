@@ -3,6 +3,7 @@ values, generated with a seeded RNG), for the shipped library and for every cons
 
 from __future__ import annotations
 
+import os
 import random
 
 import polars as pl
@@ -88,6 +89,17 @@ def test_constructs_agree_on_random_rows(seed):
     for b in BACKENDS:
         assert results[b].equals(results["polars"]), b
     assert results["polars"]["amount_fen"].null_count() < results["polars"].height
+
+
+PG_URL = os.environ.get("KECHUANG_TEST_DATABASE_URL", "")
+
+
+@pytest.mark.skipif(not PG_URL.startswith("postgresql"), reason="needs KECHUANG_TEST_DATABASE_URL=postgresql...")
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_postgres_push_down_agrees(year):
+    frame = generate_facts(required_columns(LIBRARY), 400, seed=9, null_pct=8, boundary_pct=10)
+    pg = evaluate(frame, LIBRARY, year, backend="postgres", dsn=PG_URL, explain=True).long
+    assert pg.equals(evaluate(frame, LIBRARY, year, backend="polars", explain=True).long)
 
 
 def test_sql_renders_for_every_dialect():

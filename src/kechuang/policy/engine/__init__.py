@@ -96,8 +96,10 @@ def required_columns(policies: list[Policy] | list[CompiledPolicy]) -> dict[str,
     return {c: FACTS[split_column(c)[0]].type for c in sorted(cols)}
 
 
-def run_wide(frame: pl.DataFrame, compiled: list[CompiledPolicy], backend: str = "polars") -> pl.DataFrame:
-    """Every clause, amount and rank of every policy over every row: one column each, one pass."""
+def run_wide(frame: pl.DataFrame, compiled: list[CompiledPolicy], backend: str = "polars",
+             dsn: str | None = None) -> pl.DataFrame:
+    """Every clause, amount and rank of every policy over every row: one column each, one pass.
+    ``backend="postgres"`` pushes the pass down into the PostgreSQL database at ``dsn``."""
     outputs: dict[str, Core] = {}
     for cp in compiled:
         outputs.update(cp.outputs())
@@ -109,6 +111,8 @@ def run_wide(frame: pl.DataFrame, compiled: list[CompiledPolicy], backend: str =
         return sql_backend.run_duckdb(frame, outputs)
     if backend == "sqlite":
         return sql_backend.run_sqlite(frame, outputs)
+    if backend == "postgres" and dsn:
+        return sql_backend.run_postgres(frame, outputs, dsn)
     raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
@@ -200,14 +204,14 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
 
 
 def evaluate(frame: pl.DataFrame, policies: list[Policy], year: int, backend: str = "polars",
-             explain: bool = False, apply_rules: bool = True) -> EvalResult:
+             explain: bool = False, apply_rules: bool = True, dsn: str | None = None) -> EvalResult:
     """Evaluate all policies applying to ``year`` over ``frame`` (``credit_code`` + fact columns).
 
     ``apply_rules`` applies ``excludes`` and budgets after eligibility."""
     t0 = time.perf_counter()
     compiled = compile_all(policies, year)
     t1 = time.perf_counter()
-    wide = run_wide(frame, compiled, backend)
+    wide = run_wide(frame, compiled, backend, dsn)
     t2 = time.perf_counter()
     ids = frame["credit_code"] if "credit_code" in frame.columns else pl.Series("credit_code", [str(i) for i in
                                                                                                 range(frame.height)])

@@ -187,3 +187,30 @@ def _fix_types(out: pl.DataFrame, outputs: dict[str, Core]) -> pl.DataFrame:
         if out.schema[name] != want:
             casts.append(pl.col(name).cast(want))
     return out.with_columns(casts) if casts else out
+
+
+_PG_TYPES = {pl.Int64: "BIGINT", pl.Float64: "DOUBLE PRECISION", pl.Boolean: "BOOLEAN", pl.String: "TEXT",
+             pl.Date: "DATE"}
+
+
+def run_postgres(frame: pl.DataFrame, outputs: dict[str, Core], dsn: str) -> pl.DataFrame:
+    """Push the pass down into PostgreSQL: copy ``frame`` into a temporary table and run the
+    postgres rendering there (PostgreSQL's 63-character identifiers: outputs are aliased c0, c1...)."""
+    import psycopg
+
+    names = list(outputs)
+    aliased = {f"c{i}": outputs[n] for i, n in enumerate(names)}
+    cols = frame.columns
+    with psycopg.connect(dsn.replace("postgresql+psycopg://", "postgresql://")) as con:
+        con.execute("CREATE TEMP TABLE facts (" + ", ".join(f'"{c}" {_PG_TYPES[frame.schema[c]]}' for c in cols)
+                    + ") ON COMMIT DROP")
+        with con.cursor().copy("COPY facts (" + ", ".join(f'"{c}"' for c in cols) + ") FROM STDIN") as copy:
+            for r in frame.iter_rows():
+                copy.write_row(r)
+        cur = con.execute(render_select(aliased, "facts", "postgres"))
+        data = cur.fetchall()
+        con.rollback()
+    out = pl.DataFrame({n: [row[i] for row in data] for i, n in enumerate(names)}, strict=False)
+    if not data:
+        out = pl.DataFrame({n: [] for n in names})
+    return _fix_types(out, outputs)
