@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kechuang.transfer.service import today as service_today
 from tests.transfer.helpers import achievement, world
 
 
@@ -69,6 +70,9 @@ def test_journey_over_http(session, client_as):
     assert commission().post("/api/v1/transfer/income", json=body).status_code == 403  # read-only
     r = commission().get("/api/v1/transfer/stats", params={"year": 2024})
     assert r.status_code == 200 and {i["indicator"] for i in r.json()} >= {"empowered_results", "contract_turnover"}
+    r = commission().get("/api/v1/transfer/stats/records", params={"indicator": "empowered_results",
+                                                                   "year": service_today().year})
+    assert r.status_code == 200 and app_id in {x["id"] for x in r.json()}
 
 
 def test_guards(session, client_as):

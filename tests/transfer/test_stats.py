@@ -159,3 +159,13 @@ def test_cli_stats_json_contract(engine):
         with session_scope(engine) as s:
             s.execute(delete(TechnologyContract).where(TechnologyContract.seller_organisation_id.in_(ids)))
             s.execute(delete(Organisation).where(Organisation.id.in_(ids)))
+
+
+def test_drill_down_to_the_records_behind_a_number(session):
+    uni, _inst = fixture(session)
+    rows = stats.records_behind(session, SYSTEM, "contract_turnover", 2024)
+    assert sum(c.total_fen for c in rows) == 230 * WAN
+    assert len(stats.records_behind(session, SYSTEM, "companies_founded", 2024)) == 1
+    assert len(stats.records_behind(session, SYSTEM, "empowered_results", 2024, uni.credit_code)) == 2
+    with pytest.raises(ValidationFailed):
+        stats.records_behind(session, SYSTEM, "nonsense", 2024)

@@ -313,5 +313,15 @@ def get_stats(session: DbSession, principal: StatsReader, year: int, institution
     return [dict(r, label=gettext(r["label"])) for r in rows]
 
 
+@router.get("/stats/records")
+def stats_records(session: DbSession, principal: StatsReader, indicator: str, year: int,
+                  institution: str | None = None, limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Drill-down: the records counted in one indicator (first ``limit``)."""
+    schema = {"empowered_results": ApplicationRead, "contracts_registered": ContractRead,
+              "contract_turnover": ContractRead, "contract_technical": ContractRead}.get(indicator, TransferRead)
+    rows = stats.records_behind(session, principal, indicator, year, institution, limit)
+    return [schema.model_validate(r).model_dump(mode="json") for r in rows]
+
+
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v.isoformat() if isinstance(v, date) else v for k, v in r.items()} for r in rows]

@@ -166,3 +166,37 @@ def to_xlsx(rows: list[dict[str, Any]]) -> bytes:
     headers = ["indicator", "label", "value", "unit", "previous", "yoy", "period", "scope", "source"]
     return write(headers, [[r["indicator"], gettext(r["label"]), r["value"], r["unit"], r["previous"], r["yoy"],
                             r["period"], r["scope"], r["source"]] for r in rows], title="transfer-stats")
+
+
+def records_behind(session: Session, principal: Principal, indicator: str, year: int,
+                   institution: str | None = None, limit: int = 200) -> list[Any]:
+    """Drill-down: the records counted in ``indicator`` for ``year`` and scope (first ``limit``, by id)."""
+    if indicator not in {d.code for d in INDICATORS}:
+        raise ValidationFailed(errors=[FieldError("indicator", N_("Unknown value; allowed: {allowed}."),
+                                                  {"allowed": ", ".join(d.code for d in INDICATORS)},
+                                                  value=indicator)])
+    org_id, _scope_label, _name = _scope(session, principal, institution)
+    y0, y1 = date(year, 1, 1), date(year + 1, 1, 1)
+    if indicator == "empowered_results":
+        model, org_col, stmt = EmpowermentApplication, EmpowermentApplication.organisation_id, select(
+            EmpowermentApplication).where(EmpowermentApplication.state == "approved",
+                                          EmpowermentApplication.decision_date >= y0,
+                                          EmpowermentApplication.decision_date < y1)
+    elif indicator in ("transfer_amount", "companies_founded", "social_capital"):
+        model, org_col = Transfer, Transfer.organisation_id
+        stmt = select(Transfer).where(Transfer.state == "completed", Transfer.completed_date >= y0,
+                                      Transfer.completed_date < y1)
+        if indicator == "transfer_amount":
+            stmt = stmt.where(Transfer.mode.in_(("assignment", "licence", "equity")))
+        elif indicator == "companies_founded":
+            stmt = stmt.where(Transfer.mode == "equity", Transfer.company_is_new.is_(True))
+        else:
+            stmt = stmt.where(Transfer.mode == "equity")
+    else:
+        model, org_col = TechnologyContract, TechnologyContract.seller_organisation_id
+        stmt = select(TechnologyContract).where(TechnologyContract.state == "registered",
+                                                TechnologyContract.registered_date >= y0,
+                                                TechnologyContract.registered_date < y1)
+    if org_id is not None:
+        stmt = stmt.where(org_col == org_id)
+    return list(session.scalars(stmt.order_by(model.id).limit(limit)))
