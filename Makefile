@@ -28,6 +28,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(KC) db upgrade
 	$(KC) demo load --size small --if-empty --execute
+	$(KC) commitments import-reply src/kechuang/commitments/seed/hukeitifu-2025-56.txt --execute >/dev/null
 	KECHUANG_DEMO_MODE=true $(KC) demo logins
 	KECHUANG_DEMO_MODE=true $(KC) serve
 

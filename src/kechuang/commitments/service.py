@@ -373,7 +373,8 @@ def progress_report(session: Session, principal: Principal | None, doc_no: str,
             "target_date": c.target_date.isoformat() if c.target_date else None,
             "overdue": bool(c.target_date and c.target_date < today and c.status not in ("done", "dropped")),
             "evidence": [e.evidence for e in events if e.evidence],
-            "links": [{"type": lk.deliverable_type, "key": lk.deliverable_key}
+            "links": [{"type": lk.deliverable_type, "key": lk.deliverable_key,
+                       "label": deliverable_label(session, lk.deliverable_type, lk.deliverable_key)}
                       for lk in session.scalars(select(CommitmentLink).where(CommitmentLink.commitment_id == c.id))],
         })
     return {

@@ -69,6 +69,10 @@ def load_cmd(
             accounts = _accounts_demo() if execute else None
             if accounts is not None:
                 accounts.ensure_demo_users(session)
+            if execute:
+                from kechuang.commitments import demo as commitments_demo
+
+                commitments_demo.compute_latest(session)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None

@@ -29,7 +29,8 @@
       color: ["#94a3b8", "#1747a6", "#0f766e", "#b91c1c"],
       tooltip: { trigger: "item" },
       legend: { bottom: 0 },
-      series: [{ type: "pie", radius: ["45%", "72%"], data: d.status, label: { formatter: "{b}: {c}" } }]
+      series: [{ type: "pie", radius: ["45%", "72%"], data: d.status.filter(function (x) { return x.value > 0; }),
+                 label: { formatter: "{b}: {c}" } }]
     };
   }
   var builders = { facts: factsOption, status: statusOption };
