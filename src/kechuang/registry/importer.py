@@ -894,7 +894,7 @@ class _Plan:
             affs[(row["person_id"], row["organisation_id"])] = row
         first_orcid: dict[str, int] = {}
         first_ext: dict[str, int] = {}
-        self.person_aff: dict[int, dict[str, Any]] = {}  # row number -> affiliation values (new people)
+        self.person_aff: dict[int, dict[str, Any]] = {}  # id(row) -> affiliation values (new people)
         for r in rows:
             self._tick("validate")
             v = r.values
@@ -942,7 +942,7 @@ class _Plan:
             aff = {_AFF_FIELDS[f]: v[f] for f in _AFF_FIELDS if f in v} if aff_code else None
             if aff is not None:
                 if current is None:
-                    self.person_aff[r.row] = {"code": aff_code, **aff}
+                    self.person_aff[id(r)] = {"code": aff_code, **aff}
                 else:
                     key = (current["id"], self.org_ids.get(aff_code, -1))
                     old = affs.get(key)
@@ -1004,8 +1004,8 @@ class _Plan:
         for r, d in self.creates["people"]:
             pid = new_ids[(d.get("orcid"), d.get("external_id"))]
             record("registry.person.create", "person", pid, None, d)
-            if r.row in self.person_aff:
-                affs.append({"person_id": pid, **self.person_aff[r.row]})
+            if id(r) in self.person_aff:
+                affs.append({"person_id": pid, **self.person_aff[id(r)]})
         aff_rows = [{"person_id": a["person_id"], "organisation_id": self.org_ids[a["code"]],
                      **{f: a.get(f) for f in ("position", "start_date", "end_date")}} for a in affs]
         self._insert(Affiliation, aff_rows, lambda _n: None)
