@@ -154,7 +154,8 @@ def _clause_lists(wide: pl.DataFrame, compiled: list[CompiledPolicy]) -> list[pl
         ids = names[name]
         keys = [int(k) for k in m.unique().to_list()]
         text = [";".join(cid for i, cid in enumerate(ids) if k >> i & 1) for k in keys]
-        out.append(m.replace_strict(keys, text, return_dtype=pl.String).alias(name))
+        # Few distinct values: categorical keeps the long table small (10 policies × 1M rows).
+        out.append(m.replace_strict(keys, text, return_dtype=pl.String).cast(pl.Categorical).alias(name))
     return out
 
 
@@ -179,7 +180,7 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
         sel = [
             pl.col("__row"),
             pl.col("credit_code"),
-            pl.lit(cp.id).alias("policy_id"),
+            pl.lit(cp.id, dtype=pl.Categorical).alias("policy_id"),
             elig.alias("eligible"),
             pl.when(elig).then(amount).otherwise(pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("amount_fen"),
             failed.alias("failed_clauses"),
@@ -197,9 +198,6 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
     if not parts:
         return base.with_columns(pl.lit(None, dtype=pl.String).alias("policy_id"))
     long = pl.concat(parts, how="diagonal_relaxed").collect()
-    for c in ("__rank", "__order"):
-        if c not in long.columns:
-            long = long.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
     return long
 
 
@@ -220,7 +218,7 @@ def evaluate(frame: pl.DataFrame, policies: list[Policy], year: int, backend: st
         long = apply_excludes(long, {cp.id: cp.policy.excludes for cp in compiled})
         long = apply_budgets(long, {cp.id: cp.policy.budget for cp in compiled if cp.policy.budget})
     # Rows stay grouped by policy (id order), enterprises in facts order within each policy.
-    long = long.drop(["__row", "__rank", "__order"])
+    long = long.drop(["__row", "__rank", "__order"], strict=False)
     t3 = time.perf_counter()
     return EvalResult(long, wide, compiled, {"compile": t1 - t0, "evaluate": t2 - t1, "post": t3 - t2})
 

@@ -36,7 +36,8 @@ def apply_excludes(long: pl.DataFrame, excludes: dict[str, list[str]]) -> pl.Dat
     if not pairs:
         return long
     involved = sorted({a for a, _ in pairs})
-    pairs_df = pl.DataFrame({"policy_id": [a for a, _ in sorted(pairs)], "winner": [b for _, b in sorted(pairs)]})
+    pairs_df = pl.DataFrame({"policy_id": [a for a, _ in sorted(pairs)], "winner": [b for _, b in sorted(pairs)]},
+                            schema={"policy_id": pl.Categorical, "winner": pl.Categorical})
     long = long.with_row_index("__i")
     cand = long.filter(pl.col("policy_id").is_in(involved) & pl.col("eligible").fill_null(False)).select(
         "__i", "__row", "policy_id", pl.col("amount_fen").fill_null(0).alias("amt"))
@@ -55,7 +56,7 @@ def apply_excludes(long: pl.DataFrame, excludes: dict[str, list[str]]) -> pl.Dat
     return _scatter(long, lost["__i"], {
         "eligible": pl.Series([False] * n, dtype=pl.Boolean),
         "amount_fen": pl.Series([None] * n, dtype=pl.Int64),
-        "failed_clauses": "excluded_by:" + lost["winner"],
+        "failed_clauses": "excluded_by:" + lost["winner"].cast(pl.String),
     }).drop("__i")
 
 
@@ -119,7 +120,8 @@ def apply_budgets(long: pl.DataFrame, budgets: dict[str, Budget]) -> pl.DataFram
                 alloc = sub.with_columns(pl.Series("__alloc", vals, dtype=pl.Int64))
         else:
             if b.allocation == "first_come":
-                sub = sub.sort(["__order", "__row"], nulls_last=True)
+                keys = ["__order", "__row"] if "__order" in sub.columns else ["__row"]
+                sub = sub.sort(keys, nulls_last=True)
             else:
                 sub = sub.sort(["__rank", "credit_code"], descending=[True, False], nulls_last=True)
             a = pl.col("amount_fen")
@@ -129,7 +131,7 @@ def apply_budgets(long: pl.DataFrame, budgets: dict[str, Budget]) -> pl.DataFram
         updates.append(alloc.filter(pl.col("__alloc") < pl.col("amount_fen")).select(
             "__i", pl.col("__alloc").cast(pl.Int64),
             pl.when(pl.col("failed_clauses") == "").then(pl.lit("budget_cut"))
-            .otherwise(pl.col("failed_clauses") + ";budget_cut").alias("__tag")))
+            .otherwise(pl.col("failed_clauses").cast(pl.String) + ";budget_cut").alias("__tag")))
     if not updates:
         return long.drop("__i")
     upd = pl.concat(updates)
