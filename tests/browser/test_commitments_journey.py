@@ -60,6 +60,8 @@ def test_import_link_complete_and_print(desktop):
     shot(page, "21-commitments-progress-zh")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "21-commitments-progress-top-zh", full_page=False)
+    page.locator("#r-trend").scroll_into_view_if_needed()
+    shot(page, "21-commitments-indicators-zh", full_page=False)
 
     page.goto(reply_url + "/report")
     assert page.get_by_text("报告值").first.is_visible() and page.get_by_text("计算值").first.is_visible()

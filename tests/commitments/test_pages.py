@@ -73,3 +73,12 @@ def test_enterprise_cannot_import(client_as):
     c = client_as(principal(Role.ENTERPRISE, organisation_id=1))
     c.headers["accept"] = "text/html"
     assert c.get("/commitments/import").status_code == 403
+
+
+def test_progress_by_unit_filters_commitments(client_as, reply_id):
+    c = client_as(None)
+    c.headers["accept"] = "text/html"
+    page = c.get(f"/commitments/replies/{reply_id}", params={"unit": "市教委"}).text
+    assert 'id="by-unit"' in page and "市人才局" in page
+    assert "配合市教委，结合新工科" in page
+    assert "加快研究研发准备金制度" not in page  # a 市国资委 commitment

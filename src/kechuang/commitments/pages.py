@@ -32,7 +32,20 @@ register_nav(NavItem("commitments", N_("Proposals & commitments"), "/commitments
 def _chart(report: dict[str, Any]) -> dict[str, Any]:
     # Two labelled series; a reported and a computed value are never drawn as one series.
     rows = [i for i in report["indicators"]]
+    periods = sorted({i["period"] for i in rows})
+    series: dict[str, dict[str, Any]] = {}
+    for i in rows:
+        entry = series.setdefault(i["code"], {"name": f'{i["name"]} ({i["unit"]})',
+                                              "reported": {}, "computed": {}})
+        if i["reported_value"] is not None:
+            entry["reported"][i["period"]] = float(i["reported_value"])
+        if i["computed_value"] is not None:
+            entry["computed"][i["period"]] = float(i["computed_value"])
     return {
+        "periods": periods,
+        "indicators": [{"code": k, "name": v["name"],
+                        "reported": [v["reported"].get(p) for p in periods],
+                        "computed": [v["computed"].get(p) for p in periods]} for k, v in series.items()],
         "categories": [f'{i["name"]} ({i["unit"]}, {i["period"]})' for i in rows],
         "reported": [None if i["reported_value"] is None else float(i["reported_value"]) for i in rows],
         "computed": [None if i["computed_value"] is None else float(i["computed_value"]) for i in rows],
@@ -54,12 +67,15 @@ def replies(request: Request, session: DbSession, principal: Reader):
 def _progress(request: Request, session, principal: Principal | None, reply: ProposalReply,
               errors: dict[str, Any] | None = None, status_code: int = 200):
     report = service.progress_report(session, principal, reply.doc_no)
+    unit = request.query_params.get("unit") or None
+    shown = [c for c in report["commitments"] if unit is None or unit == c["lead_unit"] or unit in c["co_units"]]
     return render(request, "commitments/reply.html", {
         "title": reply.doc_no, "active_nav": "commitments", "reply": reply, "r": report, "chart": _chart(report),
         "may_edit": principal is not None and has(principal, service.EDIT), "errors": errors or {},
         "status_label": lambda s: gettext(report_render.STATUS_LABELS[s]),
         "kind_label": lambda k: gettext(report_render.KIND_LABELS.get(k, k)),
         "statuses": service.STATUSES, "deliverable_types": service.DELIVERABLE_TYPES,
+        "unit": unit, "shown": shown,
         "synthetic": any(i["computed_from_synthetic_data"] for i in report["indicators"]),
     }, status_code=status_code, principal=principal)
 

@@ -377,7 +377,15 @@ def progress_report(session: Session, principal: Principal | None, doc_no: str,
                        "label": deliverable_label(session, lk.deliverable_type, lk.deliverable_key)}
                       for lk in session.scalars(select(CommitmentLink).where(CommitmentLink.commitment_id == c.id))],
         })
+    units: dict[str, dict[str, int]] = {}
+    for i in items:
+        for unit in [i["lead_unit"], *i["co_units"]]:
+            row = units.setdefault(unit, {**{s: 0 for s in STATUSES}, "overdue": 0, "total": 0})
+            row[i["status"]] += 1
+            row["total"] += 1
+            row["overdue"] += int(i["overdue"])
     return {
+        "by_unit": units,
         "reply": {"doc_no": reply.doc_no, "date": reply.reply_date.isoformat() if reply.reply_date else None,
                   "signed_unit": reply.signed_unit, "handling_result": reply.handling_result,
                   "disclosure": reply.disclosure, "copy_to": reply.copy_to},

@@ -33,7 +33,32 @@
                  label: { formatter: "{b}: {c}" } }]
     };
   }
-  var builders = { facts: factsOption, status: statusOption };
+  function indicatorsOption(d) {
+    // One row per indicator and period; reported and computed are separate, labelled series.
+    var cats = [], rep = [], com = [];
+    d.indicators.forEach(function (ind) {
+      d.periods.forEach(function (p, i) {
+        if (ind.reported[i] === null && ind.computed[i] === null) { return; }
+        cats.push(ind.name + " " + p);
+        rep.push(ind.reported[i] > 0 ? ind.reported[i] : null);  // log axis: zero is shown in the table
+        com.push(ind.computed[i] > 0 ? ind.computed[i] : null);
+      });
+    });
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#d97706", "#0f766e"],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "log", logBase: 10, min: 0.1 },
+      yAxis: { type: "category", data: cats, inverse: true },
+      series: [
+        { name: d.labels.reported, type: "bar", data: rep, barMaxWidth: 12 },
+        { name: d.labels.computed, type: "bar", data: com, barMaxWidth: 12 }
+      ]
+    };
+  }
+  var builders = { facts: factsOption, status: statusOption, indicators: indicatorsOption };
   function init() {
     if (!window.echarts) { return; }
     document.querySelectorAll("[data-chart]").forEach(function (el) {
