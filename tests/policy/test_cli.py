@@ -134,3 +134,11 @@ def test_existing_output_is_not_touched_when_refused(tmp_path: Path, loan_dir: P
                "--year", "2024", "--out", str(out))
     assert r.exit_code == 2
     assert out.read_text(encoding="utf-8") == "previous"
+
+
+def test_no_policy_for_the_year_writes_an_empty_table(tmp_path: Path, loan_dir: Path):
+    out = tmp_path / "out.csv"
+    r = invoke("policy", "eval", "--policies", str(loan_dir), "--facts", str(write_facts(tmp_path)), "--year", "2019",
+               "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8").splitlines() == ["credit_code,policy_id,eligible,amount_fen,failed_clauses"]

@@ -196,7 +196,11 @@ def to_long(ids: pl.Series, wide: pl.DataFrame, compiled: list[CompiledPolicy], 
                 sel.append((pl.col(name) if cid in cp.clauses else pl.lit(None, dtype=pl.Boolean)).alias(f"clause.{cid}"))
         parts.append(src.select(sel))
     if not parts:
-        return base.with_columns(pl.lit(None, dtype=pl.String).alias("policy_id"))
+        return base.with_columns(pl.lit(None, dtype=pl.Categorical).alias("policy_id"),
+                                 pl.lit(None, dtype=pl.Boolean).alias("eligible"),
+                                 pl.lit(None, dtype=pl.Int64).alias("amount_fen"),
+                                 pl.lit(None, dtype=pl.Categorical).alias("failed_clauses"),
+                                 pl.lit(None, dtype=pl.Categorical).alias("unknown_clauses"))
     long = pl.concat(parts, how="diagonal_relaxed").collect()
     return long
 
