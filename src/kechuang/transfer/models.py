@@ -195,7 +195,9 @@ class TechnologyContract(Base):
 
     __tablename__ = "technology_contract"
     __table_args__ = (
-        Index("ix_technology_contract_registered_seller", "registered_date", "seller_organisation_id"),
+        # Covers the yearly statistics (stats.py): the aggregate reads the index only, never the table.
+        Index("ix_technology_contract_stats", "registered_date", "state", "seller_organisation_id", "total_fen",
+              "technical_fen", "is_synthetic"),
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)

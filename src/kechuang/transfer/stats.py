@@ -93,11 +93,14 @@ def _grouped(session: Session, date_col: Any, org_col: Any, where: list[Any], su
     cols.append(func.coalesce(func.sum(case((current, synth), else_=0)), 0).label("synthetic__cur"))
     cols.append(func.coalesce(func.sum(case((current, literal_column("1")), else_=literal_column("0"))), 0)
                 .label("rows__cur"))
-    stmt = (select(Organisation.kind, *cols).select_from(org_col.table)
-            .join(Organisation, Organisation.id == org_col)
-            .where(date_col >= p0, date_col < y1, *where).group_by(Organisation.kind))
+    # Aggregate per organisation first (reads only the indexed columns), then roll the few thousand groups
+    # up by institution type: no per-row join.
+    inner = select(org_col.label("org_id"), *cols).where(date_col >= p0, date_col < y1, *where)
     if org_id is not None:
-        stmt = stmt.where(org_col == org_id)
+        inner = inner.where(org_col == org_id)
+    sub = inner.group_by(org_col).subquery()
+    stmt = (select(Organisation.kind, *[func.sum(sub.c[c.name]).label(c.name) for c in cols])
+            .join(Organisation, Organisation.id == sub.c.org_id).group_by(Organisation.kind))
     out: dict[str, dict[str, dict[str, int]]] = {}
     for row in session.execute(stmt).mappings():
         kind = row["kind"]
