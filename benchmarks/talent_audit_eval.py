@@ -1,0 +1,87 @@
+"""Precision and recall of the rule-text audit (kechuang.talent.audit) on the labelled clause set.
+
+    .venv/bin/python benchmarks/talent_audit_eval.py [--show-errors]
+
+The set (src/kechuang/talent/eval_data/clauses.jsonl) holds clauses paraphrased from public rule texts,
+each labelled violating/compliant with the link and basis it concerns and its source. Every 5th clause
+(index % 5 == 4) is held out: the grammar was developed on the others only. Prints figures for the
+development part, the held-out part and all clauses, then per-basis counts and link/basis agreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from kechuang.talent.audit import audit_clause
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "kechuang" / "talent" / "eval_data" / "clauses.jsonl"
+
+
+def load() -> list[dict]:
+    """The labelled clauses with their index."""
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for i, r in enumerate(rows):
+        r["i"] = i
+        r["held_out"] = i % 5 == 4
+    return rows
+
+
+def scores(rows: list[dict]) -> dict:
+    """Precision, recall, F1 and counts over clause-level labels."""
+    tp = fp = fn = tn = 0
+    for r in rows:
+        pred, gold = bool(r["pred"]), r["label"] == "violating"
+        tp += pred and gold
+        fp += pred and not gold
+        fn += gold and not pred
+        tn += not pred and not gold
+    p = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * rec / (p + rec) if p + rec else 0.0
+    return {"n": len(rows), "tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": p, "recall": rec, "f1": f1}
+
+
+def main() -> None:
+    """Run the audit on every clause and print the figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--show-errors", action="store_true", help="List false positives and false negatives.")
+    args = ap.parse_args()
+    rows = load()
+    for r in rows:
+        r["pred"] = audit_clause(r["text"])
+    print(f"labelled clauses: {len(rows)} ({sum(r['label'] == 'violating' for r in rows)} violating), "
+          f"sources: {len({r['source'] for r in rows})}")
+    print(f"{'part':<22}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'tn':>5}{'precision':>11}{'recall':>9}{'F1':>7}")
+    for name, part in (("development (4/5)", [r for r in rows if not r["held_out"]]),
+                       ("held-out (every 5th)", [r for r in rows if r["held_out"]]), ("all", rows)):
+        s = scores(part)
+        print(f"{name:<22}{s['n']:>5}{s['tp']:>5}{s['fp']:>5}{s['fn']:>5}{s['tn']:>5}"
+              f"{s['precision']:>11.3f}{s['recall']:>9.3f}{s['f1']:>7.3f}")
+    print("\nper basis (violating clauses by labelled basis): found / total, basis named, link named")
+    by: dict[str, Counter] = {}
+    for r in rows:
+        if r["label"] != "violating":
+            continue
+        c = by.setdefault(r["basis"], Counter())
+        c["total"] += 1
+        if r["pred"]:
+            c["found"] += 1
+            c["basis_ok"] += r["basis"] in {b for _, b in r["pred"]}
+            c["link_ok"] += r["link"] in {k for k, _ in r["pred"]}
+    for basis, c in sorted(by.items(), key=lambda kv: -kv[1]["total"]):
+        print(f"  {basis:<15}{c['found']:>4} / {c['total']:<4} basis {c['basis_ok']:>3}  link {c['link_ok']:>3}")
+    fp_by = Counter(r["basis"] for r in rows if r["pred"] and r["label"] == "compliant")
+    print(f"false positives by labelled basis: {dict(fp_by)}")
+    if args.show_errors:
+        for r in rows:
+            gold = r["label"] == "violating"
+            if bool(r["pred"]) != gold:
+                kind = "FN" if gold else "FP"
+                print(f"{kind} #{r['i']}{' (held-out)' if r['held_out'] else ''}: {r['text']}  pred={r['pred']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Rule-text audit (全面清理): find clauses of an institution's rules that link pay, titles, promotion,
+projects, resources or awards to talent titles ("帽子") or to paper/project counts, impact factors,
+grant amounts, degrees or awards (破五唯).
+
+Pure module (no database). The text is cut into clauses (。；! ? new lines, numbered items); in each
+clause a small grammar finds BASIS mentions (what something is linked to) and LINK mentions (what is
+linked); a BASIS mention inside the scope of a prohibition ("不得将人才称号作为…", "不以论文数量为唯一
+依据", "…不与绩效工资挂钩") is not a finding, while requirements and privileges ("未入选…者不得申报",
+"入选…计划者可直接…", "不少于3篇", "不受…限制") are. Offsets are character offsets into the input
+(``text[start:end] == clause``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+LINKS = ("pay", "title", "promotion", "project", "resource", "award")
+BASES = ("talent_title", "paper_count", "impact_factor", "project_count", "grant_amount", "degree", "award")
+
+# Rule of the negative list each basis breaks, and its source (SPEC §6).
+BASIS_RULES: dict[str, tuple[str, str]] = {
+    "talent_title": ("no-talent-title-link", "talent titles (人才称号/帽子) must not be a condition for or be linked "
+                     "to {link} (教育部《关于正确认识和规范使用高校人才称号的若干意见》; 国科发才〔2022〕255号)"),
+    "paper_count": ("no-paper-count-link", "paper counts must not be linked to {link} "
+                    "(科技部 2020《破除“唯论文”不良导向的若干措施》; 教科技〔2020〕2号)"),
+    "impact_factor": ("no-impact-factor-link", "impact factors and SCI metrics must not be linked to {link} "
+                      "(教科技〔2020〕2号; 科技部 2020 若干措施)"),
+    "project_count": ("no-project-count-link", "project counts must not be linked to {link} "
+                      "(清理“唯论文、唯职称、唯学历、唯奖项”; 255号)"),
+    "grant_amount": ("no-grant-amount-link", "grant amounts must not be linked to {link} "
+                     "(论文数、项目数、课题经费等量化指标不得与绩效工资、奖励直接挂钩)"),
+    "degree": ("no-degree-only-link", "degrees must not be a hard condition for {link} (破“唯学历”)"),
+    "award": ("no-award-only-link", "awards must not be a hard condition for or be linked to {link} (破“唯奖项”)"),
+}
+LINK_LABELS = {"pay": "pay", "title": "professional titles (职称)", "promotion": "promotion or appointment",
+               "project": "projects", "resource": "resources", "award": "awards"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A clause that links ``link`` to ``basis``; ``text[start:end] == clause``."""
+
+    clause: str
+    start: int
+    end: int
+    link: str
+    basis: str
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (exactly the contract's fields)."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- segmentation
+
+_SENTENCE_END = re.compile(r"[。；;！!？?\n\r]+")
+# Numbered items: （一） (1) （1） ①… anywhere; "1、" "1." "一、" "第三条" only at the start of a line/piece,
+# after whitespace or a colon.
+_ITEM = re.compile(
+    r"(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]"
+    r"|(?:(?<=^)|(?<=[\s：:]))(?:\d{1,2}[、.．](?!\d)|[一二三四五六七八九十]{1,3}、|第[一二三四五六七八九十百零]+条))"
+)
+_LEAD = re.compile(r"^[\s\u3000、，,：:.．]+")
+
+
+def segment(text: str) -> list[tuple[int, int]]:
+    """Clause spans ``(start, end)``: sentences cut at 。；!?/new lines and at numbered items, trimmed."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        piece = text[pos:end]
+        cuts = [0] + [im.start() for im in _ITEM.finditer(piece) if im.start() > 0] + [len(piece)]
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            s, e = pos + a, pos + b
+            im = _ITEM.match(text, s)
+            if im and im.start() == s:
+                s = im.end()
+            lead = _LEAD.match(text[s:e])
+            if lead:
+                s += lead.end()
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e - s >= 4:
+                spans.append((s, e))
+        pos = m.end() if m else len(text)
+    return spans
+
+
+# --------------------------------------------------------------------------- grammar
+
+_NB = r"[^，,。；;：:]"  # inside one comma part
+_CN_NUM = r"(?:\d+|[一二三四五六七八九十两]+)"
+
+_BASIS_PATTERNS: list[tuple[str, str]] = [
+    ("talent_title", r"人才称号|人才帽子|帽子|称号获得者|人才(?:计划|工程|项目|专项|支持计划)|长江学者|杰青|杰出青年科学基金"
+                     r"|优青|优秀青年科学基金|千人计划|青年千人|青千|万人计划|百人计划|百千万人才|四青"
+                     r"|国家级(?:高层次)?人才|省部级人才|省级(?:高层次)?人才|高层次人才(?:计划|项目|称号)"
+                     r"|领军人才|拔尖人才|青年英才|特聘教授|讲座教授|青年学者"
+                     r"|高层次(?:青年)?人才|教学名师|(?:泰山|闽江|珠江|东方|钱江|楚天|天府|三秦|燕赵|龙江|南强|旗山|紫金|黄河)学者"
+                     r"|院士(?!工作站|专家工作站|大会)|有突出贡献(?:的)?中青年专家|政府特殊津贴专家"
+                     r"|入选" + _NB + r"{0,16}?(?:计划|工程)"),
+    ("paper_count", r"论文(?:数量|数|篇数)|" + _CN_NUM + r"\s*篇|篇(?:及)?以上|每篇|SCI(?:/SSCI)?(?:收录)?论文|SSCI"
+                    r"|SCI收录|EI(?:收录|论文|期刊)|CSSCI|核心期刊|权威期刊|[一二三]类期刊|顶级期刊|高水平(?:学术)?论文|按篇|按论文"
+                    r"|唯论文|Nature|Science|CNS|热点论文|高被引论文"),
+    ("impact_factor", r"影响因子|IF\s*[≥>＞≧<≤]|IF值|JCR|[一二三四]区(?:论文|期刊)?|分区|高被引|被引(?:次数|频次)"
+                      r"|引用次数|他引|[hH]指数|ESI|SCI(?:论文)?相关指标"),
+    ("project_count", r"项目数|课题数|唯项目|" + _CN_NUM + r"\s*项(?:及)?以上?" + _NB + r"{0,10}?(?:项目|课题|基金)"
+                      r"|主持(?:过)?" + _NB + r"{0,16}?(?:项目|课题)" + _NB + r"{0,6}?" + _CN_NUM + r"\s*项"
+                      r"|主持(?:过)?(?:国家|省部|省级|部级)" + _NB + r"{0,16}?(?:项目|课题|基金)"
+                      r"|承担" + _NB + r"{0,8}?(?:国家级|省部级)" + _NB + r"{0,8}?(?:项目|课题)"
+                      r"|(?:国家级|省部级|纵向)(?:科研)?(?:项目|课题)\s*" + _CN_NUM + r"\s*项"),
+    ("grant_amount", r"(?:科研|项目|到账|横向|纵向|课题|研究)经费" + _NB + r"{0,12}?" + _CN_NUM + r"\s*万"
+                     r"|经费(?:数额|总额|额度|数量|到账)|到账经费|经费总额|累计经费|科研经费|课题经费|经费多少"
+                     r"|" + _CN_NUM + r"\s*万元(?:及)?以上的?" + _NB + r"{0,4}?(?:项目|课题|经费)"),
+    ("degree", r"博士学位|硕士学位|学士学位|(?:博士|硕士)研究生学历|(?:研究生|本科|大专)学历|第一学历|学历|学位"
+               r"|海外博士|985|211|双一流(?:高校|大学|建设高校)|唯学历|名校"),
+    ("award", r"获(?:得)?" + _NB + r"{0,14}?奖(?!励|金|学金|补)|(?:科学技术|科技进步|自然科学|技术发明|教学成果)奖"
+              r"|[一二三特]等奖|唯奖项|奖项"),
+]
+_LINK_PATTERNS: list[tuple[str, str]] = [
+    ("award", r"评奖|评优|评先|标兵|奖(?:评审|评选|推荐)|奖项(?:评审|推荐|申报)|推荐" + _NB + r"{0,8}?奖|荣誉(?:称号)?评选|先进" + _NB + r"{0,4}?评选"
+              r"|表彰|评选"),
+    ("pay", r"薪酬|薪资|工资|年薪|绩效|津贴|奖金|待遇|安家(?:费|补贴)|(?:住房|购房|生活|人才)补贴|收入分配|报酬|酬金"
+            r"|奖励" + _NB + r"{0,8}?元|" + _CN_NUM + r"\s*(?:万)?元|一次性奖励|(?:给予|予以|发放)" + _NB + r"{0,6}?奖励"
+            r"|奖励标准|科研奖励|奖励办法|奖励|计发|分配|年终奖"),
+    ("title", r"职称|专业技术职务|(?:正|副)?高级(?:专业技术)?职务|正高|副高|副?教授|副?研究员|(?:高级)?工程师"
+              r"|评聘|任职资格|讲师|实验师"),
+    ("promotion", r"晋升|晋级|提拔|升级|聘任|聘用|聘为|录用|招聘|引进|岗位(?:等级|聘任|设置|聘用)|考核|破格|直聘|职级"
+                  r"|选拔|准入|遴选|入编|续聘|转正|评价|竞聘|人选|新进|新聘|入职|出站|退休|(?:博士生|硕士生)?导师|学科带头人|带头人|院长|系主任|所长|负责人|学术委员会|二级岗|不受|申报人|申报者"),
+    ("project", r"项目申报|申报" + _NB + r"{0,10}?(?:项目|课题|基金)|项目(?:评审|立项|遴选|负责人|申请)|立项|课题申报"
+                r"|申请" + _NB + r"{0,8}?(?:基金|项目)|(?:承担|牵头)" + _NB + r"{0,6}?(?:项目|课题)|科研项目|科技计划|(?:研发|科研|重点)专项"),
+    ("resource", r"资源(?:配置|分配)|配置" + _NB + r"{0,4}?资源|学术资源|科研资源|实验室|实验用房|办公用房|用房"
+                 r"|科研启动(?:经)?费|启动经费|启动费|平台|招生(?:名额|指标)|(?:研究生|博士生|硕士生)(?:招生)?名额"
+                 r"|(?:博导|硕导|导师)资格|经费支持|经费资助|资助|条件保障|场地|仪器设备|建设经费|资源|运行经费|专项经费|住房|周转房"),
+]
+_BASIS_RE = [(b, re.compile(p)) for b, p in _BASIS_PATTERNS]
+_LINK_RE = [(k, re.compile(p)) for k, p in _LINK_PATTERNS]
+
+# Prohibitions and reform verbs. A bare 不 counts unless it is part of a threshold or a privilege
+# (不少于/不低于/不超过/不受…限制) or of a missing-requirement (不具备/不具有).
+_CUE = re.compile(
+    r"禁止|严禁|杜绝|避免|防止|取消|清理|废止|破除|克服|摒弃|扭转|纠正|淡化|反对|去除|删除|剔除|规范使用|改变|摒除|无需|无须"
+    r"|不(?:得|应|宜|能|再|可|要|必|需|作|与|唯|设|简单|单纯|片面|直接|列入|纳入|要求|强制|以|将|把|按|因|对|向|是"
+    r"|使用|采用|搞|计|折算|进行|另行|与|分|区别|等同|挂钩|作为)(?!少于|低于|超过|多于|高于|满|足)"
+)
+# After a basis: a prohibition followed by one of these negates the linkage ("…不作为条件", "…不与…挂钩").
+_ANTI_LINK = re.compile(r"作为|挂钩|依据|条件|门槛|标准|限制|简单|唯一|直接|前置|指标|要求|简单|片面|挂靠|关联|衡量|评价|标签")
+# Before a basis: it is required ("未入选…者", "不具备…的").
+_REQUIRED = re.compile(r"(?:未|没有|无(?![需须])|尚未|不具备|不具有|不符合)" + _NB + r"{0,12}$")
+# A comma part that starts a new positive provision ends the negation scope of the part before.
+_POSITIVE = re.compile(r"可|须|需|必须|应当|直接|即可|优先|给予|予以|享受|要求|按|聘为|晋升|奖励|不受")
+# The link itself is withdrawn after the mention: "…不再进行奖励", "…取消配套奖金".
+_LINK_WITHDRAWN = re.compile(r"不再|取消|不另行|一律不")
+# What a link should follow instead ("按照岗位职责和业绩确定"): the clause ties the link to something else.
+_LEGIT = re.compile(r"(?:按照?|根据|依据|以)(?:其)?(?:岗位职责|实际贡献|工作业绩|工作实绩|业绩|贡献|研究任务|任务|实际能力|能力|成果质量)")
+# A link preceded by these is an obligation, not a privilege ("接受聘期考核", "同等参加年度考核").
+_OBLIGATION = re.compile(r"(?:接受|参加|实行|履行|同等)" + _NB + r"{0,3}$")
+_OBLIGED_LINKS = ("考核", "评价")
+_CONTRAST = re.compile(r"但是|但|然而|同时|另外|此外")
+_PARTS = re.compile(r"[，,：:]")
+
+
+def _spans(patterns, text: str, blocked: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
+    out: list[tuple[str, int, int]] = []
+    taken = list(blocked)
+    for kind, rx in patterns:
+        for m in rx.finditer(text):
+            s, e = m.span()
+            if any(s < b and a < e for a, b in taken):
+                continue
+            out.append((kind, s, e))
+            taken.append((s, e))
+    return sorted(out, key=lambda t: t[1])
+
+
+def _scope_start(clause: str, pos: int) -> int:
+    """Where the negation scope that could reach ``pos`` begins (a contrast or a new positive part resets it)."""
+    start = 0
+    for m in _CONTRAST.finditer(clause, 0, pos):
+        start = m.end()
+    bounds = [m.start() for m in _PARTS.finditer(clause, start, pos)]
+    for b in bounds:
+        nxt = _PARTS.search(clause, b + 1)
+        part = clause[b + 1: nxt.start() if nxt else len(clause)]
+        if _POSITIVE.search(part) and not _CUE.search(part):
+            start = b + 1
+    return start
+
+
+def _negated(clause: str, s: int, e: int) -> bool:
+    """Is the basis mention at ``clause[s:e]`` inside a prohibition's scope?"""
+    if _REQUIRED.search(clause[max(0, s - 14):s]):
+        return False
+    scope = _scope_start(clause, s)
+    if any(c.start() < s for c in _CUE.finditer(clause, scope, e)):
+        return True
+    # A prohibition after the mention: "人才称号不得作为…条件", "论文数量不与绩效工资挂钩".
+    stop = _CONTRAST.search(clause, e)
+    end = stop.start() if stop else len(clause)
+    for c in _CUE.finditer(clause, e, end):
+        if _ANTI_LINK.search(clause, c.end(), end):
+            return True
+    if _LINK_WITHDRAWN.search(clause, e, end):
+        return True
+    legit = _LEGIT.search(clause, e)
+    return bool(legit) and not _CONTRAST.search(clause, e, legit.start())
+
+
+def audit_clause(clause: str) -> list[tuple[str, str]]:
+    """The (link, basis) pairs a clause establishes, one per basis (the link nearest to it)."""
+    award_links = _spans(_LINK_RE[:1], clause, [])
+    bases = _spans(_BASIS_RE, clause, [(s, e) for _, s, e in award_links])
+    links = award_links + _spans(_LINK_RE[1:], clause, [(s, e) for _, s, e in bases + award_links])
+    links = [t for t in links if not (clause[t[1]:t[2]].endswith(_OBLIGED_LINKS)
+                                      and _OBLIGATION.search(clause[max(0, t[1] - 8):t[1]]))]
+    if not links:
+        return []
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for basis, s, e in bases:
+        if basis in seen or _negated(clause, s, e):
+            continue
+        link = min(links, key=lambda t: min(abs(t[1] - e), abs(s - t[2])))[0]
+        out.append((link, basis))
+        seen.add(basis)
+    return out
+
+
+def reason_for(link: str, basis: str) -> str:
+    """English explanation naming the negative-list rule and its source."""
+    rule, text = BASIS_RULES[basis]
+    return f"[{rule}] " + text.format(link=LINK_LABELS[link])
+
+
+def audit_text(text: str) -> list[Finding]:
+    """Every finding in a rule text, in document order."""
+    findings: list[Finding] = []
+    for s, e in segment(text):
+        clause = text[s:e]
+        for link, basis in audit_clause(clause):
+            findings.append(Finding(clause, s, e, link, basis, reason_for(link, basis)))
+    return findings
+
+
+def is_violating(clause: str) -> bool:
+    """True if the clause links anything to a forbidden basis."""
+    return bool(audit_clause(clause))
