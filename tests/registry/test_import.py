@@ -126,10 +126,11 @@ def test_clean_workbook_imports_all_kinds_and_reimport_changes_nothing(session):
 def test_gb18030_csv_without_bom_and_kind_guess(session):
     org = make_organisation(session)
     data = csv_bytes([["统一社会信用代码", "资质类型", "证书编号", "有效期起"],
-                      [org.credit_code, "科技型中小企业", "2024310000001", "2024年3月1日"]], bom=False,
-                     encoding="gb18030")
+                      [org.credit_code, "科技型中小企业", "2024310000001", "2024年3月1日"],
+                      [], [" ", "", "", ""],  # blank rows are skipped
+                      [org.credit_code, "高企", "GR2024310000002", "20240301"]], bom=False, encoding="gb18030")
     result = importer.import_file(session, OFFICER, data, "资质.csv")
-    assert result.kinds["qualifications"].created == 1
+    assert result.kinds["qualifications"].created == 2
 
 
 def test_dry_run_writes_nothing_and_reports_the_same_counts(session):

@@ -236,7 +236,12 @@ _TRUE = {"1", "true", "yes", "y", "t", "是", "有", "√"}
 _FALSE = {"0", "false", "no", "n", "f", "否", "无", "没有"}
 
 
+_BOOL_FAST = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+
 def _bool(v: Any) -> bool:
+    if type(v) is str and v in _BOOL_FAST:
+        return _BOOL_FAST[v]
     if isinstance(v, bool):
         return v
     s = str(v).strip().lower()
@@ -280,9 +285,15 @@ def _vocab(name: str, mapping: dict[str, str]) -> Callable[[Any], str]:
         for alias in (code, label, *_VOCAB_ZH.get(name, {}).get(code, ())):
             lookup[_norm(alias)] = code
 
+    seen: dict[str, str] = {}  # value as written -> code (files repeat a handful of values)
+
     def parse(v: Any) -> str:
         s = str(v).strip()
+        if s in seen:
+            return seen[s]
         code = lookup.get(_norm(s))
+        if code is not None and len(seen) < 1000:
+            seen[s] = code
         if code is None:  # translated labels (catalogs may change at run time)
             for c, label in mapping.items():
                 if _norm(gettext(label, "zh")) == _norm(s):
@@ -602,13 +613,16 @@ def _parse_sheet(table: Table, kind: str | None, errors: _Errors, ignored: list[
     for n, row in enumerate(rows[header_idx + 1:], start=header_idx + 2):
         if len(row) < width:
             row = [*row, *([None] * (width - len(row)))]
-        cells = [(v.strip() or None) if type(v) is str else v for v in row]
-        if all(v is None for v in cells):
+        first = row[0] if row else None
+        if (first is None or (type(first) is str and not first.strip())) and \
+                all(v is None or (type(v) is str and not v.strip()) for v in row):
             continue  # blank rows are skipped
         values: dict[str, Any] = {}
         r = _Row(table.name, n, values, row, header_of, index)
         for i, fld, parse, req in specs:
-            v = cells[i]
+            v = row[i]
+            if type(v) is str:
+                v = v.strip() or None
             if v is None:
                 values[fld] = None
                 if req:
