@@ -185,12 +185,14 @@ def lat_weighted_acc(forecast, truth, climatology, lat_deg, time_axis: int = 0) 
     num = _weighted_mean_ll(fa * oa, w)
     np.multiply(fa, fa, out=fa)
     np.multiply(oa, oa, out=oa)
+    den = np.sqrt(_weighted_mean_ll(fa, w) * _weighted_mean_ll(oa, w))
+    bad = ~(np.isfinite(num) & np.isfinite(den))
+    # A forecast with no anomaly at all (e.g. climatology itself) has no correlation: scored 0, not failed.
     with np.errstate(invalid="ignore", divide="ignore"):
-        acc_t = num / np.sqrt(_weighted_mean_ll(fa, w) * _weighted_mean_ll(oa, w))
-    bad = ~np.isfinite(acc_t)
+        acc_t = np.where(bad | (den == 0), 0.0, num / np.where(den == 0, 1.0, den))
     n_bad = bad.sum(axis=time_axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(bad, 0.0, acc_t).sum(axis=time_axis) / (acc_t.shape[time_axis] - n_bad)
+        mean = acc_t.sum(axis=time_axis) / (acc_t.shape[time_axis] - n_bad)
     return mean, n_bad
 
 

@@ -1,0 +1,38 @@
+"""Built-in evaluation tasks (no downloads) and the built-in baseline models that serve them."""
+
+from __future__ import annotations
+
+from kechuang.science.tasks import co2, lorenz96
+from kechuang.science.tasks.base import Predictor, Task, TaskData
+
+__all__ = ["BASELINES", "TASKS", "Task", "TaskData", "baseline_for", "get_task"]
+
+
+def _tasks() -> dict[str, Task]:
+    tasks = [lorenz96.TASK]
+    if co2.available():
+        tasks.append(co2.TASK)
+    return {t.id: t for t in tasks}
+
+
+TASKS: dict[str, Task] = _tasks()
+
+# Baseline model id -> description; a baseline serves every task that lists it.
+BASELINES: dict[str, str] = {
+    "baseline-persistence": "Persistence: the latest observed state at every lead time.",
+    "baseline-climatology": "Climatology: the training-period mean.",
+    "baseline-perfect-model": "Perfect model: the true equations started from the observed (noisy) state.",
+    "baseline-seasonal-naive": "Seasonal naive: the same calendar month of the last training year.",
+    "baseline-linear-trend": "Linear trend plus month-of-year means, fitted by least squares.",
+    "baseline-mean": "Mean: the training-set mean target for every item.",
+}
+
+
+def get_task(task_id: str) -> Task | None:
+    """The built-in task with this id, or None."""
+    return TASKS.get(task_id)
+
+
+def baseline_for(model_id: str, task: Task) -> Predictor | None:
+    """The predictor of baseline ``model_id`` for ``task`` (None when it does not serve the task)."""
+    return task.baselines.get(model_id)
