@@ -4,7 +4,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kechuang.transfer.sharing import Rule, SharingError, allocate, net_income, split_income
@@ -84,6 +84,8 @@ def test_net_income():
 
 
 # ---------------------------------------------------------------- properties
+# No per-example deadline: the machines running CI are shared and timing varies; the work is tiny anyway.
+props = settings(deadline=None, max_examples=200)
 shares4 = st.integers(min_value=1, max_value=10_000)
 
 
@@ -104,6 +106,7 @@ def rules(draw):
     return Rule(D(team) / 10_000, D(dept) / 10_000, D(10_000 - team - dept) / 10_000)
 
 
+@props
 @given(st.integers(0, 10**13), st.lists(st.tuples(st.integers(), shares4), min_size=1, max_size=30,
                                         unique_by=lambda t: t[0]))
 def test_allocate_sums_exactly_and_stays_within_one_fen(whole, weights):
@@ -114,6 +117,7 @@ def test_allocate_sums_exactly_and_stays_within_one_fen(whole, weights):
         assert abs(out[k] - Fraction(whole * w, total_w)) < 1
 
 
+@props
 @given(st.integers(0, 10**13), st.lists(st.tuples(st.integers(), shares4), min_size=1, max_size=10,
                                         unique_by=lambda t: t[0]), st.randoms())
 def test_allocate_does_not_depend_on_input_order(whole, weights, rnd):
@@ -122,6 +126,7 @@ def test_allocate_does_not_depend_on_input_order(whole, weights, rnd):
     assert allocate(whole, weights) == allocate(whole, shuffled)
 
 
+@props
 @given(st.integers(0, 10**12), contributions(), rules())
 def test_split_parts_always_sum_to_the_whole(net, members, rule):
     s = split_income(net, members, rule=rule)
@@ -131,6 +136,7 @@ def test_split_parts_always_sum_to_the_whole(net, members, rule):
     assert s.team_fen >= Fraction(net) * Fraction(D("0.5"))  # the legal floor holds after rounding
 
 
+@props
 @given(st.integers(0, 10**12), contributions(), st.integers(0, 10_000))
 def test_agreement_split_sums_to_the_whole(net, members, agreed):
     s = split_income(net, members, agreed_institution_share=D(agreed) / 10_000)
@@ -148,6 +154,7 @@ def test_equity_awards_split_in_millionths():
         split_equity(D("0.1"), [(1, D(1))], team_share=D("0.4"))
 
 
+@props
 @given(st.integers(1, 1_000_000), contributions(), st.integers(5_000, 10_000))
 def test_equity_parts_sum_to_the_stake(ppm, members, team):
     from kechuang.transfer.sharing import EQUITY_UNIT, split_equity
