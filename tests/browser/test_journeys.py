@@ -68,7 +68,7 @@ def test_language_switch_is_remembered(desktop):
     page.get_by_role("link", name="中文").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "zh-CN"
-    assert page.get_by_role("heading", name="单位").is_visible()
+    assert page.get_by_role("heading", name="历年数据").is_visible()
 
 
 def test_commission_officer_reads_the_import_error_report(desktop):
