@@ -25,6 +25,7 @@ GROUPS: list[tuple[str, str]] = [
     ("kechuang.accounts.audit_cli", "audit"),
     ("kechuang.policy.cli", "policy"),
     ("kechuang.transfer.cli", "transfer"),
+    ("kechuang.talent.cli", "talent"),
 ]
 
 

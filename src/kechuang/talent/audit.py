@@ -81,7 +81,7 @@ def segment(text: str) -> list[tuple[int, int]]:
             lead = _LEAD.match(text[s:e])
             if lead:
                 s += lead.end()
-            while e > s and text[e - 1].isspace():
+            while e > s and (text[e - 1].isspace() or text[e - 1] in "：:，,、"):
                 e -= 1
             if e - s >= 4:
                 spans.append((s, e))
@@ -136,6 +136,8 @@ _LINK_PATTERNS: list[tuple[str, str]] = [
                  r"|科研启动(?:经)?费|启动经费|启动费|平台|招生(?:名额|指标)|(?:研究生|博士生|硕士生)(?:招生)?名额"
                  r"|(?:博导|硕导|导师)资格|经费支持|经费资助|资助|条件保障|场地|仪器设备|建设经费|资源|运行经费|专项经费|住房|周转房"),
 ]
+# Generic link words, used only when a clause has no more specific one.
+_WEAK_LINKS = frozenset({"分配", "评价", "考核", "资源", "奖励", "资助", "平台"})
 _BASIS_RE = [(b, re.compile(p)) for b, p in _BASIS_PATTERNS]
 _LINK_RE = [(k, re.compile(p)) for k, p in _LINK_PATTERNS]
 
@@ -218,6 +220,8 @@ def audit_clause(clause: str) -> list[tuple[str, str]]:
                                       and _OBLIGATION.search(clause[max(0, t[1] - 8):t[1]]))]
     if not links:
         return []
+    strong = [t for t in links if clause[t[1]:t[2]] not in _WEAK_LINKS]
+    links = strong or links
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for basis, s, e in bases:
