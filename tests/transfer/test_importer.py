@@ -80,3 +80,34 @@ def test_achievements_import(session):
 def test_import_needs_an_operator(session):
     with pytest.raises(PermissionDenied):
         importer.import_file(session, principal(Role.COMMISSION), b"x", "contracts")
+
+
+def test_cli_import_dry_run_and_errors(engine, tmp_path):
+    from sqlalchemy import delete
+    from typer.testing import CliRunner
+
+    from kechuang.cli import app
+    from kechuang.db import session_scope
+    from kechuang.registry.models import Organisation
+
+    with session_scope(engine) as s:
+        seller, buyer = make_organisation(s, kind="university"), make_organisation(s)
+        ids = (seller.id, buyer.id)
+        good = _contracts_file(seller, buyer)
+    try:
+        path = tmp_path / "contracts.csv"
+        path.write_bytes(good)
+        res = CliRunner().invoke(app, ["--lang", "en", "transfer", "import", "contracts", str(path), "--dry-run"])
+        assert res.exit_code == 0, res.output
+        assert "2 rows, 2 created, 0 updated, 0 unchanged" in " ".join(res.output.split())
+        with session_scope(engine) as s:
+            assert s.scalar(select(func.count()).select_from(TechnologyContract)) == 0  # dry run
+        bad = tmp_path / "bad.csv"
+        bad.write_bytes(_csv("合同编号,合同类别,卖方信用代码,项目名称,签订日期,成交额（元）\nX,培训,NOPE,x,2024-01-01,1\n"))
+        res = CliRunner().invoke(app, ["transfer", "import", "contracts", str(bad)])
+        assert res.exit_code == 1
+        res = CliRunner().invoke(app, ["transfer", "import", "patents", str(bad)])
+        assert res.exit_code == 2
+    finally:
+        with session_scope(engine) as s:
+            s.execute(delete(Organisation).where(Organisation.id.in_(ids)))
