@@ -109,3 +109,12 @@ def client_as(app) -> Callable[[Principal | None], TestClient]:
 def principal(role: Role, **kw) -> Principal:
     """A principal for tests."""
     return Principal(role=role, user_id=kw.pop("user_id", 1), username=kw.pop("username", role.value), **kw)
+
+
+@pytest.fixture(autouse=True)
+def _default_locale():
+    """Each test starts in the default locale (CLI commands under test set it for the whole process)."""
+    from kechuang.core.i18n import use_locale
+
+    with use_locale(os.environ.get("KECHUANG_LANGUAGE", "zh")):
+        yield
