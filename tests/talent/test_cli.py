@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kechuang.cli import app
+from kechuang.core.i18n import use_locale
 from kechuang.talent.scheme import SCHEMES_DIR
 
 runner = CliRunner()
@@ -31,7 +32,8 @@ def test_scheme_check_refuses_with_rule_ids(tmp_path: Path):
     bad["form_fields"].append("talent_title")
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump(bad, allow_unicode=True), encoding="utf-8")
-    res = runner.invoke(app, ["--lang", "en", "talent", "scheme", "check", str(f)])
+    with use_locale("en"):  # restores the locale the --lang option sets
+        res = runner.invoke(app, ["--lang", "en", "talent", "scheme", "check", str(f)])
     assert res.exit_code != 0
     for rule in ("no-talent-title", "cycle-too-short-basic", "no-title-field-on-forms", "must-not-use-respected"):
         assert rule in res.output
