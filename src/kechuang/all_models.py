@@ -5,6 +5,7 @@ from kechuang.commitments import models as commitments_models  # noqa: F401
 from kechuang.core import audit  # noqa: F401
 from kechuang.db import Base
 from kechuang.registry import models as registry_models  # noqa: F401
+from kechuang.science import models as science_models  # noqa: F401
 from kechuang.talent import models as talent_models  # noqa: F401
 from kechuang.transfer import models as transfer_models  # noqa: F401
 

@@ -22,7 +22,7 @@ log = logging.getLogger("kechuang")
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
 # Each domain contributes ``api.router`` and, when it has pages, ``pages.router``. Add new domains here.
-DOMAINS: list[str] = ["registry", "commitments", "accounts", "transfer", "talent"]
+DOMAINS: list[str] = ["registry", "commitments", "accounts", "transfer", "talent", "science"]
 
 ERROR_SCHEMA = {
     "type": "object",

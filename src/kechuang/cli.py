@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str]] = [
     ("kechuang.policy.cli", "policy"),
     ("kechuang.transfer.cli", "transfer"),
     ("kechuang.talent.cli", "talent"),
+    ("kechuang.science.cli", "science"),
 ]
 
 

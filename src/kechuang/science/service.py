@@ -1,0 +1,413 @@
+"""AI for Science business rules and permission checks: datasets (metadata, files, quality, access,
+cross-border review, audited downloads), models, built-in tasks and baselines, runs and leaderboards.
+Callers: CLI (and later api/pages). Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import platform
+import re
+import sys
+import time
+import traceback
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from kechuang.core import audit
+from kechuang.core.auth import Principal, Role
+from kechuang.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
+from kechuang.core.i18n import N_
+from kechuang.core.permissions import has, permission, require
+from kechuang.db import utcnow
+from kechuang.science import export, quality
+from kechuang.science.models import (
+    ACCESS_LEVELS,
+    Dataset,
+    DatasetAccessRequest,
+    DatasetFile,
+    DatasetQualityReport,
+    EvaluationRun,
+    EvaluationTask,
+    ScienceModel,
+)
+from kechuang.science.tasks import BASELINES, TASKS, Task
+
+_ALL = tuple(r for r in Role if r is not Role.SYSTEM)
+READ = permission("science.read", *_ALL)  # registered users
+PUBLISH = permission("science.publish", Role.RESEARCHER, Role.ENTERPRISE, Role.TTO, Role.SERVICE_PROVIDER,
+                     Role.COMMISSION)
+RUN = permission("science.run", Role.RESEARCHER, Role.ENTERPRISE, Role.TTO, Role.SERVICE_PROVIDER, Role.COMMISSION)
+REVIEW = permission("science.review", Role.COMMISSION)  # cross-border review, access decisions of last resort
+SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+ENV_PACKAGES = ("kechuang", "numpy", "polars", "statsmodels", "pandas", "scipy")
+
+
+# ------------------------------------------------------------------------------------------ datasets
+
+
+def dataset_problems(meta: dict[str, Any]) -> list[FieldError]:
+    """Missing or malformed Croissant/DataCite mandatory metadata."""
+    errs = []
+    for f in ("slug", "name", "description", "publisher", "identifier", "version", "publication_year"):
+        if not meta.get(f):
+            errs.append(FieldError(f, N_("This field is required.")))
+    if not meta.get("creators"):
+        errs.append(FieldError("creators", N_("At least one creator is required.")))
+    if meta.get("version") and not SEMVER.match(str(meta["version"])):
+        errs.append(FieldError("version", N_("Use a semantic version such as 1.0.0."), value=meta["version"]))
+    if meta.get("access_level", "open") not in ACCESS_LEVELS:
+        errs.append(FieldError("access_level", N_("Not an allowed value."), value=meta.get("access_level")))
+    return errs
+
+
+def _meta(ds: Dataset) -> dict[str, Any]:
+    return {c: getattr(ds, c) for c in ("slug", "name", "description", "creators", "licence", "publisher",
+                                         "publication_year", "identifier", "version", "subjects",
+                                         "temporal_coverage", "spatial_coverage", "provenance",
+                                         "related_identifiers", "schema", "access_level", "cross_border")}
+
+
+def _files(ds: Dataset) -> list[dict[str, Any]]:
+    return [{"name": f.name, "path": f.path, "split": f.split, "sha256": f.sha256, "size_bytes": f.size_bytes,
+             "media_type": f.media_type} for f in ds.files]
+
+
+def create_dataset(session: Session, principal: Principal, meta: dict[str, Any],
+                   files: list[dict[str, Any]]) -> tuple[Dataset, DatasetQualityReport]:
+    """Register a dataset version with its files (hashed here) and run the quality checks."""
+    require(principal, PUBLISH)
+    errs = dataset_problems(meta)
+    for i, f in enumerate(files):
+        if not Path(f["path"]).is_file():
+            errs.append(FieldError("files", N_("File not found: {path}"), {"path": f["path"]}, row=i + 1))
+    if errs:
+        raise ValidationFailed(errors=errs)
+    if session.scalar(select(Dataset.id).where(Dataset.slug == meta["slug"], Dataset.version == meta["version"])):
+        raise ValidationFailed(errors=[FieldError("version", N_("This version already exists; a data change bumps the version."),
+                                           value=meta["version"])])
+    cols = {k: meta.get(k) for k in ("slug", "name", "description", "licence", "publisher", "publication_year",
+                                     "identifier", "version", "temporal_coverage", "spatial_coverage", "provenance")}
+    ds = Dataset(**cols, creators=meta.get("creators") or [], subjects=meta.get("subjects") or [],
+                 related_identifiers=meta.get("related_identifiers") or [], schema=meta.get("schema") or {},
+                 access_level=meta.get("access_level") or "open", cross_border=bool(meta.get("cross_border")),
+                 organisation_id=principal.organisation_id, created_by_user_id=principal.user_id,
+                 is_synthetic=bool(meta.get("is_synthetic")))
+    checked = []
+    for f in files:
+        p = Path(f["path"]).resolve()
+        actual = quality.sha256_file(p)
+        checked.append({**f, "path": str(p)})
+        ds.files.append(DatasetFile(name=f.get("name") or p.name, path=str(p), media_type=f.get("media_type"),
+                                    split=f.get("split"), sha256=actual, size_bytes=p.stat().st_size))
+    session.add(ds)
+    session.flush()
+    audit.record(session, principal, "science.dataset.create", "dataset", ds.id,
+                 after={"slug": ds.slug, "version": ds.version, "files": [f.sha256 for f in ds.files]})
+    report = _quality(session, principal, ds, checked)
+    return ds, report
+
+
+def _quality(session: Session, principal: Principal, ds: Dataset, files: list[dict[str, Any]]) -> DatasetQualityReport:
+    score, checks = quality.run_checks(_meta(ds), files)
+    report = DatasetQualityReport(dataset_id=ds.id, score=score, checks=checks)
+    session.add(report)
+    session.flush()
+    audit.record(session, principal, "science.dataset.quality", "dataset", ds.id, after={"score": score})
+    return report
+
+
+def access_dataset_by_id(session: Session, principal: Principal, dataset_id: int) -> Dataset:
+    """A dataset's metadata for a registered user (NotFound when missing)."""
+    require(principal, READ)
+    ds = session.scalar(select(Dataset).where(Dataset.id == dataset_id).options(selectinload(Dataset.files)))
+    if ds is None:
+        raise NotFound()
+    return ds
+
+
+def list_datasets(session: Session, principal: Principal) -> list[Dataset]:
+    """The catalogue (metadata of every dataset is visible to registered users; files are gated)."""
+    require(principal, READ)
+    return list(session.scalars(select(Dataset).order_by(Dataset.slug, Dataset.id)))
+
+
+def check_dataset(session: Session, principal: Principal, dataset_id: int) -> DatasetQualityReport:
+    """Re-run the quality checks (checksums against the stored hashes) and store a new report."""
+    ds = access_dataset_by_id(session, principal, dataset_id)
+    if not (principal.role is Role.SYSTEM or ds.created_by_user_id == principal.user_id or has(principal, REVIEW)):
+        raise PermissionDenied()
+    return _quality(session, principal, ds, _files(ds))
+
+
+def latest_report(session: Session, dataset_id: int) -> DatasetQualityReport | None:
+    """The newest quality report of a dataset version."""
+    return session.scalar(select(DatasetQualityReport).where(DatasetQualityReport.dataset_id == dataset_id)
+                          .order_by(DatasetQualityReport.id.desc()).limit(1))
+
+
+def can_download(session: Session, principal: Principal, ds: Dataset) -> bool:
+    """open/registered: any registered user; approval: the owner, a reviewer or an approved requester."""
+    if not has(principal, READ):
+        return False
+    if ds.access_level != "approval" or principal.role is Role.SYSTEM or has(principal, REVIEW):
+        return True
+    if principal.user_id is not None and ds.created_by_user_id == principal.user_id:
+        return True
+    return bool(session.scalar(select(DatasetAccessRequest.id).where(
+        DatasetAccessRequest.dataset_id == ds.id, DatasetAccessRequest.user_id == principal.user_id,
+        DatasetAccessRequest.status == "approved")))
+
+
+def request_access(session: Session, principal: Principal, dataset_id: int, purpose: str) -> DatasetAccessRequest:
+    """Ask for access to an approval-required dataset."""
+    ds = access_dataset_by_id(session, principal, dataset_id)
+    if principal.user_id is None:
+        raise PermissionDenied()
+    if not purpose.strip():
+        raise ValidationFailed(errors=[FieldError("purpose", N_("This field is required."))])
+    req = DatasetAccessRequest(dataset_id=ds.id, user_id=principal.user_id, purpose=purpose.strip())
+    session.add(req)
+    session.flush()
+    audit.record(session, principal, "science.access.request", "dataset_access_request", req.id,
+                 after={"dataset_id": ds.id})
+    return req
+
+
+def decide_access(session: Session, principal: Principal, request_id: int, approve: bool) -> DatasetAccessRequest:
+    """The dataset's owner (or a reviewer) approves or rejects an access request."""
+    req = session.get(DatasetAccessRequest, request_id)
+    if req is None:
+        raise NotFound()
+    ds = access_dataset_by_id(session, principal, req.dataset_id)
+    if not (principal.role is Role.SYSTEM or has(principal, REVIEW)
+            or (principal.user_id is not None and ds.created_by_user_id == principal.user_id)):
+        raise PermissionDenied()
+    before = req.status
+    req.status, req.decided_by_user_id, req.decided_at = ("approved" if approve else "rejected"), principal.user_id, utcnow()
+    audit.record(session, principal, "science.access.decide", "dataset_access_request", req.id,
+                 before={"status": before}, after={"status": req.status})
+    return req
+
+
+def decide_cross_border(session: Session, principal: Principal, dataset_id: int, approve: bool) -> Dataset:
+    """科研数据跨境流动: a reviewer's decision on exporting a flagged dataset outside the platform."""
+    require(principal, REVIEW)
+    ds = access_dataset_by_id(session, principal, dataset_id)
+    before = ds.cross_border_decision
+    ds.cross_border_decision = "approved" if approve else "rejected"
+    ds.cross_border_reviewer_id, ds.cross_border_decided_at = principal.user_id, utcnow()
+    audit.record(session, principal, "science.dataset.cross_border", "dataset", ds.id,
+                 before={"decision": before}, after={"decision": ds.cross_border_decision})
+    return ds
+
+
+EXPORT_FORMATS = ("croissant", "datacite", "datacite-xml")
+
+
+def export_dataset(session: Session, principal: Principal, dataset_id: int, fmt: str, *,
+                   cross_border: bool = False) -> str:
+    """Metadata export (Croissant JSON-LD, DataCite JSON/XML) of a dataset the principal may download;
+    a cross-border export of a flagged dataset needs an approved review. Audited as a download."""
+    ds = access_dataset_by_id(session, principal, dataset_id)
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed(errors=[FieldError("format", N_("Not an allowed value."), value=fmt)])
+    if not can_download(session, principal, ds):
+        raise PermissionDenied()
+    if cross_border and ds.cross_border and ds.cross_border_decision != "approved":
+        raise PermissionDenied(N_("This dataset needs an approved cross-border review before export."))
+    meta, files = _meta(ds), _files(ds)
+    if fmt == "croissant":
+        text = json.dumps(export.croissant(meta, files), ensure_ascii=False, indent=2)
+    elif fmt == "datacite":
+        text = json.dumps(export.datacite(meta, files), ensure_ascii=False, indent=2)
+    else:
+        text = export.datacite_xml(meta, files)
+    audit.record(session, principal, "science.dataset.download", "dataset", ds.id,
+                 after={"format": fmt, "cross_border": cross_border})
+    return text
+
+
+# --------------------------------------------------------------------------------- tasks and models
+
+
+def ensure_builtins(session: Session, principal: Principal) -> None:
+    """Register the built-in tasks (current version) and baseline models once (idempotent)."""
+    for slug, desc in BASELINES.items():
+        if session.scalar(select(ScienceModel.id).where(ScienceModel.slug == slug)) is None:
+            served = [t.id for t in TASKS.values() if slug in t.baselines]
+            m = ScienceModel(slug=slug, version="1.0.0", name=slug, domain="general", task_kind="baseline",
+                             licence="Apache-2.0", intended_use=desc,
+                             limits="A reference point, not a forecast system; serves: " + ", ".join(served),
+                             adapter="python", adapter_config={"baseline": slug}, is_builtin=True)
+            session.add(m)
+            session.flush()
+            audit.record(session, principal, "science.model.create", "science_model", m.id, after={"slug": slug})
+    for t in TASKS.values():
+        if session.scalar(select(EvaluationTask.id).where(EvaluationTask.slug == t.id,
+                                                          EvaluationTask.version == t.version)) is None:
+            d = t.describe()
+            row = EvaluationTask(slug=t.id, version=t.version, title=t.title, domain=t.domain, suite=t.suite,
+                                 description=t.description, source=t.source, split=t.split,
+                                 input_spec=t.input_spec, target_spec=t.target_spec, metrics=t.metrics,
+                                 headline_metric=t.headline, higher_is_better=t.higher_is_better,
+                                 baselines=d["baselines"], content_hash=t.content_hash, is_builtin=True)
+            session.add(row)
+            session.flush()
+            audit.record(session, principal, "science.task.create", "evaluation_task", row.id,
+                         after={"slug": t.id, "version": t.version, "content_hash": t.content_hash})
+
+
+def list_tasks(session: Session, principal: Principal) -> list[EvaluationTask]:
+    """Every task version."""
+    require(principal, READ)
+    return list(session.scalars(select(EvaluationTask).order_by(EvaluationTask.slug, EvaluationTask.id)))
+
+
+def list_models(session: Session, principal: Principal) -> list[ScienceModel]:
+    """Every model version."""
+    require(principal, READ)
+    return list(session.scalars(select(ScienceModel).order_by(ScienceModel.slug, ScienceModel.id)))
+
+
+def _latest(session: Session, cls, slug: str):
+    row = session.scalar(select(cls).where(cls.slug == slug).order_by(cls.id.desc()).limit(1))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def _environment() -> dict[str, str]:
+    env = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for p in ENV_PACKAGES:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            env[p] = importlib_metadata.version(p)
+    return env
+
+
+def _predict(model: ScienceModel, task: Task, data) -> np.ndarray:
+    cfg = model.adapter_config or {}
+    if model.adapter == "python" and cfg.get("baseline"):
+        fn = task.baselines.get(cfg["baseline"])
+        if fn is None:
+            raise ValueError(f"{model.slug} does not serve task {task.id}")
+        return np.asarray(fn(task, data))
+    if model.adapter == "python" and cfg.get("entry_point"):
+        mod, _, attr = cfg["entry_point"].partition(":")
+        return np.asarray(getattr(importlib.import_module(mod), attr)(task, data))
+    if model.adapter == "predictions" and cfg.get("path"):
+        values = json.loads(Path(cfg["path"]).read_text(encoding="utf-8"))
+        missing = [i for i in data.item_ids if i not in values]
+        if missing:
+            raise ValueError(f"predictions file lacks {len(missing)} items, e.g. {missing[0]}")
+        return np.asarray([np.nan if values[i] is None else values[i] for i in data.item_ids], dtype=np.float64)
+    raise ValueError(f"adapter {model.adapter} is not available for built-in tasks yet")
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()).hexdigest()
+
+
+def run(session: Session, principal: Principal, task_slug: str, model_slug: str, *, seed: int = 0,
+        keep_predictions: int = 5000) -> EvaluationRun:
+    """Run ``model`` on ``task``'s evaluation split and store one run (ok with scores, or failed with the
+    error) in a single flush at the end — never a half-written score."""
+    require(principal, RUN)
+    ensure_builtins(session, principal)
+    task_row = _latest(session, EvaluationTask, task_slug)
+    model = _latest(session, ScienceModel, model_slug)
+    task = TASKS.get(task_slug)
+    if task is None or task.version != task_row.version:
+        raise NotFound()
+    started = utcnow()
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    status, error, preds = "ok", None, None
+    ev = None
+    data = task.load()
+    timings["load_s"] = round(time.perf_counter() - t0, 4)
+    try:
+        t1 = time.perf_counter()
+        np.random.seed(seed)  # for models that use the legacy global generator
+        preds = _predict(model, task, data)
+        timings["predict_s"] = round(time.perf_counter() - t1, 4)
+        t2 = time.perf_counter()
+        ev = task.score(data, preds, seed=seed)
+        timings["score_s"] = round(time.perf_counter() - t2, 4)
+        if not ev.ok:
+            status, error = "failed", ev.error
+    except Exception as exc:  # a failing model marks its run failed; the platform keeps going
+        status, error = "failed", f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
+    stored = None
+    if preds is not None and preds.size <= keep_predictions * max(1, preds[0].size if preds.ndim else 1):
+        flat = preds.reshape(len(data.item_ids), -1) if preds.ndim and len(preds) == len(data.item_ids) else None
+        if flat is not None and flat.size <= keep_predictions:
+            stored = {i: (v[0] if len(v) == 1 else v) for i, v in
+                      zip(data.item_ids, np.where(np.isfinite(flat), flat, np.nan).tolist(), strict=True)}
+            stored = json.loads(json.dumps(stored).replace("NaN", "null"))
+    r = EvaluationRun(task_id=task_row.id, model_id=model.id, split=task.split, status=status, error=error,
+                      n_items=ev.n_items if ev else len(data.item_ids), n_nonfinite=ev.n_nonfinite if ev else 0,
+                      n_exploding=ev.n_exploding if ev else 0,
+                      scores={k: _clean(v) for k, v in ev.scores.items()} if ev and status == "ok" else {},
+                      ci={k: [_clean(x) for x in v] for k, v in ev.ci.items()} if ev and status == "ok" else {},
+                      environment=_environment(), seed=seed, input_hash=_digest(data.inputs),
+                      predictions=stored, predictions_hash=_digest(preds) if preds is not None and preds.dtype.kind in "fiu" else None,
+                      timings={**timings, "total_s": round(time.perf_counter() - t0, 4)},
+                      created_by_user_id=principal.user_id, started_at=started, finished_at=utcnow())
+    session.add(r)
+    session.flush()
+    audit.record(session, principal, "science.run.create", "evaluation_run", r.id,
+                 after={"task": task_slug, "model": model_slug, "status": status, "scores": r.scores})
+    return r
+
+
+def _clean(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def run_summary(session: Session, r: EvaluationRun) -> dict[str, Any]:
+    """The CLI/JSON contract of one run."""
+    task = session.get(EvaluationTask, r.task_id)
+    model = session.get(ScienceModel, r.model_id)
+    return {"task": task.slug, "task_version": task.version, "model": model.slug, "model_version": model.version,
+            "split": r.split, "n_items": r.n_items, "n_nonfinite": r.n_nonfinite, "n_exploding": r.n_exploding,
+            "scores": r.scores, "ci": r.ci, "status": r.status, "error": r.error, "run_id": r.id,
+            "seed": r.seed, "input_hash": r.input_hash, "content_hash": task.content_hash,
+            "environment": r.environment, "timings": r.timings}
+
+
+def leaderboard(session: Session, principal: Principal, task_slug: str) -> dict[str, Any]:
+    """Per model, its latest ok run on the task's latest version, ranked by the headline metric; failed
+    and non-finite counts are shown, never hidden."""
+    require(principal, READ)
+    ensure_builtins(session, principal)
+    task = _latest(session, EvaluationTask, task_slug)
+    runs = session.execute(select(EvaluationRun, ScienceModel).join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
+                           .where(EvaluationRun.task_id == task.id).order_by(EvaluationRun.id)).all()
+    latest: dict[str, tuple[EvaluationRun, ScienceModel]] = {}
+    failed: dict[str, int] = {}
+    for r, m in runs:
+        if r.status == "ok":
+            latest[m.slug] = (r, m)
+        else:
+            failed[m.slug] = failed.get(m.slug, 0) + 1
+    rows = []
+    for slug, (r, m) in latest.items():
+        rows.append({"model": slug, "model_version": m.version, "is_baseline": m.is_builtin,
+                     "headline": r.scores.get(task.headline_metric), "ci": r.ci.get(task.headline_metric),
+                     "scores": r.scores, "n_items": r.n_items, "n_nonfinite": r.n_nonfinite,
+                     "n_exploding": r.n_exploding, "failed_runs": failed.get(slug, 0), "run_id": r.id,
+                     "environment": r.environment})
+    sign = -1 if task.higher_is_better else 1
+    rows.sort(key=lambda x: (x["headline"] is None, sign * (x["headline"] or 0)))
+    for i, row in enumerate(rows, 1):
+        row["rank"] = i
+    return {"task": task.slug, "task_version": task.version, "headline_metric": task.headline_metric,
+            "higher_is_better": task.higher_is_better, "content_hash": task.content_hash, "rows": rows}
