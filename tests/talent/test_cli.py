@@ -71,3 +71,20 @@ def test_audit_rules_empty_and_unreadable(tmp_path: Path):
     g = tmp_path / "scan.pdf"
     g.write_bytes(b"%PDF-1.4 broken")
     assert runner.invoke(app, ["talent", "audit-rules", str(g)]).exit_code == 2
+
+
+def test_scheme_compare_side_by_side(tmp_path: Path):
+    basic = SCHEMES_DIR / "basic-research-example.yaml"
+    data = yaml.safe_load(basic.read_text(encoding="utf-8"))
+    data["id"], data["cycle_years"] = "pilot-unit-b", 2
+    other = tmp_path / "b.yaml"
+    other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    res = runner.invoke(app, ["talent", "scheme", "compare", str(basic), str(other), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    rows = {r["attribute"]: r["values"] for r in out["rows"]}
+    assert out["schemes"] == ["example-university-basic-research", "pilot-unit-b"]
+    assert rows["cycle_years"] == [5, 2]
+    assert rows["weight.representative_work"] == ["0.50*", "0.50*"]  # * = main basis (weight ≥ 0.3)
+    assert rows["broken_rules"] == ["compliant", "cycle-too-short-basic"]
+    assert runner.invoke(app, ["talent", "scheme", "compare", str(basic), str(other)]).exit_code == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from kechuang.talent import audit, scheme
 from kechuang.talent.textio import UnreadableDocument, read_document
@@ -30,6 +31,31 @@ def scheme_check_cmd(file: Path = typer.Argument(..., help="Scheme file (YAML)."
     for v in violations:
         console.print(str(v), markup=False)
     raise typer.Exit(1)
+
+
+@scheme_app.command("compare")
+def scheme_compare_cmd(
+    files: list[Path] = typer.Argument(..., help="Scheme files (YAML) to compare side by side."),
+    format: str = typer.Option("table", "--format", help="table (default) or json."),
+):
+    """Compare schemes side by side (e.g. the pilot units' own standards): cycle, methods, weights, rules."""
+    try:
+        schemes = [scheme.load_scheme(f) for f in files]
+    except scheme.SchemeError as exc:
+        for p in exc.problems:
+            err.print(str(p), markup=False)
+        raise typer.Exit(2) from exc
+    rows = scheme.compare_schemes(schemes)
+    if format == "json":
+        typer.echo(json.dumps({"schemes": [s.id for s in schemes], "rows": rows}, ensure_ascii=False, indent=2))
+        return
+    table = Table(show_lines=False)
+    table.add_column("")
+    for s in schemes:
+        table.add_column(f"{s.id} v{s.version}")
+    for row in rows:
+        table.add_row(row["attribute"], *[str(v) for v in row["values"]])
+    console.print(table)
 
 
 @app.command("audit-rules")

@@ -401,3 +401,42 @@ def check_file(path: Path | str, framework: Framework | None = None) -> list[Vio
 def library_schemes() -> list[Scheme]:
     """The shipped example schemes (one compliant scheme per category)."""
     return [load_scheme(p) for p in sorted(SCHEMES_DIR.glob("*.yaml"))]
+
+
+def compare_schemes(schemes: list[Scheme], framework: Framework | None = None) -> list[dict[str, Any]]:
+    """Side-by-side view of schemes (pilot units' own standards, 立新标): one row per attribute, one column per scheme.
+
+    Rows: category, cycle, methods, representative-work rules, weight per basis (main bases marked with *),
+    conditions, the must-not-use list and the broken framework rules.
+    """
+    fw = framework or load_framework()
+
+    def weights(s: Scheme, basis: str) -> str:
+        ws = [i for i in s.indicators if i.basis == basis]
+        if not ws:
+            return ""
+        if all(i.role == "condition" for i in ws):
+            return "condition"
+        total = sum(i.weight for i in ws)
+        star = "*" if any(effective_role(i, fw) == "main_basis" for i in ws) else ""
+        return f"{float(total):.2f}{star}"
+
+    def rw(s: Scheme) -> str:
+        r = s.representative_works
+        if r is None:
+            return ""
+        share = f", domestic ≥ {_fmt_fraction(r.domestic_journal_share_min)}" if r.domestic_journal_share_min else ""
+        return f"{r.min_count}–{r.max_count}: {', '.join(r.types)}{share}"
+
+    rows: list[dict[str, Any]] = [
+        {"attribute": "category", "values": [s.category for s in schemes]},
+        {"attribute": "cycle_years", "values": [s.cycle_years for s in schemes]},
+        {"attribute": "methods", "values": [", ".join(s.methods) for s in schemes]},
+        {"attribute": "representative_works", "values": [rw(s) for s in schemes]},
+    ]
+    used = [b for b in BASES if any(i.basis == b for s in schemes for i in s.indicators)]
+    rows += [{"attribute": f"weight.{b}", "values": [weights(s, b) for s in schemes]} for b in used]
+    rows.append({"attribute": "must_not_use", "values": [", ".join(s.must_not_use) for s in schemes]})
+    rows.append({"attribute": "broken_rules",
+                 "values": [", ".join(sorted({v.rule for v in check_scheme(s, fw)})) or "compliant" for s in schemes]})
+    return rows
