@@ -120,7 +120,9 @@ def run_checks(meta: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 common = [c for c in split_frames[a].columns if c in split_frames[b].columns]
-                n = split_frames[a].select(common).join(split_frames[b].select(common), on=common, how="inner").height
+                as_text = [pl.col(c).cast(pl.Utf8) for c in common]  # compare values, not inferred types
+                n = split_frames[a].select(as_text).join(split_frames[b].select(as_text), on=common,
+                                                         how="inner", nulls_equal=True).height
                 if n:
                     leaks[f"{a}/{b}"] = n
         checks.append(_check("split_leakage", "fail" if leaks else "pass", splits=names, shared_rows=leaks))

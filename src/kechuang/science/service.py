@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from kechuang.config import PROJECT_ROOT
 from kechuang.core import audit
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -47,6 +48,7 @@ PUBLISH = permission("science.publish", Role.RESEARCHER, Role.ENTERPRISE, Role.T
 RUN = permission("science.run", Role.RESEARCHER, Role.ENTERPRISE, Role.TTO, Role.SERVICE_PROVIDER, Role.COMMISSION)
 REVIEW = permission("science.review", Role.COMMISSION)  # cross-border review, access decisions of last resort
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+PREDICTIONS_DIR = PROJECT_ROOT / "var" / "science" / "predictions"
 ENV_PACKAGES = ("kechuang", "numpy", "polars", "statsmodels", "pandas", "scipy")
 
 
@@ -345,20 +347,26 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
             status, error = "failed", ev.error
     except Exception as exc:  # a failing model marks its run failed; the platform keeps going
         status, error = "failed", f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
-    stored = None
-    if preds is not None and preds.size <= keep_predictions * max(1, preds[0].size if preds.ndim else 1):
-        flat = preds.reshape(len(data.item_ids), -1) if preds.ndim and len(preds) == len(data.item_ids) else None
-        if flat is not None and flat.size <= keep_predictions:
-            stored = {i: (v[0] if len(v) == 1 else v) for i, v in
-                      zip(data.item_ids, np.where(np.isfinite(flat), flat, np.nan).tolist(), strict=True)}
-            stored = json.loads(json.dumps(stored).replace("NaN", "null"))
+    stored, stored_path, preds_hash = None, None, None
+    if preds is not None and preds.dtype.kind in "fiub":
+        preds = preds.astype(np.float64)
+        preds_hash = _digest(preds)
+        if preds.ndim and len(preds) == len(data.item_ids) and preds.size <= keep_predictions:
+            flat = preds.reshape(len(data.item_ids), -1).tolist()
+            stored = {i: _jsonable(v[0] if len(v) == 1 else v) for i, v in zip(data.item_ids, flat, strict=True)}
+        else:  # large forecasts: a content-addressed .npy file (non-finite values kept as they are)
+            PREDICTIONS_DIR.mkdir(parents=True, exist_ok=True)
+            target = PREDICTIONS_DIR / f"{preds_hash}.npy"
+            if not target.exists():
+                np.save(target, preds)
+            stored_path = str(target)
     r = EvaluationRun(task_id=task_row.id, model_id=model.id, split=task.split, status=status, error=error,
                       n_items=ev.n_items if ev else len(data.item_ids), n_nonfinite=ev.n_nonfinite if ev else 0,
                       n_exploding=ev.n_exploding if ev else 0,
                       scores={k: _clean(v) for k, v in ev.scores.items()} if ev and status == "ok" else {},
                       ci={k: [_clean(x) for x in v] for k, v in ev.ci.items()} if ev and status == "ok" else {},
                       environment=_environment(), seed=seed, input_hash=_digest(data.inputs),
-                      predictions=stored, predictions_hash=_digest(preds) if preds is not None and preds.dtype.kind in "fiu" else None,
+                      predictions=stored, predictions_path=stored_path, predictions_hash=preds_hash,
                       timings={**timings, "total_s": round(time.perf_counter() - t0, 4)},
                       created_by_user_id=principal.user_id, started_at=started, finished_at=utcnow())
     session.add(r)
@@ -366,6 +374,12 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
     audit.record(session, principal, "science.run.create", "evaluation_run", r.id,
                  after={"task": task_slug, "model": model_slug, "status": status, "scores": r.scores})
     return r
+
+
+def _jsonable(v):
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v if np.isfinite(v) else None  # JSON has no NaN/inf: stored as null, counted in n_nonfinite
 
 
 def _clean(v: float) -> float | None:
