@@ -107,3 +107,12 @@ def test_docx_and_pdf_text():
         document_text(b"not a pdf", "r.pdf")
     with pytest.raises(UnreadableDocument):
         document_text(b"x", "r.xls")
+
+
+def test_long_text_without_sentence_ends_is_cut_at_commas():
+    text = "，".join(["入选人才计划者可直接聘为教授"] * 200)
+    spans = audit.segment(text)
+    assert len(spans) > 1 and all(e - s <= audit.MAX_CLAUSE for s, e in spans)
+    findings = audit.audit_text(text)
+    assert len(findings) == 200
+    assert all(text[f.start:f.end] == f.clause for f in findings)

@@ -84,9 +84,24 @@ def segment(text: str) -> list[tuple[int, int]]:
             while e > s and (text[e - 1].isspace() or text[e - 1] in "：:，,、"):
                 e -= 1
             if e - s >= 4:
-                spans.append((s, e))
+                spans.extend(_split_long(text, s, e))
         pos = m.end() if m else len(text)
     return spans
+
+
+MAX_CLAUSE = 600  # longer "clauses" (no sentence punctuation) are cut at commas: bounded work per clause
+
+
+def _split_long(text: str, s: int, e: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    while e - s > MAX_CLAUSE:
+        cut = max(text.rfind("，", s, s + MAX_CLAUSE), text.rfind(",", s, s + MAX_CLAUSE))
+        cut = cut if cut > s else s + MAX_CLAUSE
+        out.append((s, cut))
+        s = cut + 1 if text[cut] in "，," else cut
+    if e - s >= 4:
+        out.append((s, e))
+    return out
 
 
 # --------------------------------------------------------------------------- grammar
@@ -167,14 +182,16 @@ _PARTS = re.compile(r"[，,：:]")
 
 def _spans(patterns, text: str, blocked: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
-    taken = list(blocked)
+    taken = bytearray(len(text))
+    for a, b in blocked:
+        taken[a:b] = b"\x01" * (b - a)
     for kind, rx in patterns:
         for m in rx.finditer(text):
             s, e = m.span()
-            if any(s < b and a < e for a, b in taken):
+            if any(taken[s:e]):
                 continue
             out.append((kind, s, e))
-            taken.append((s, e))
+            taken[s:e] = b"\x01" * (e - s)
     return sorted(out, key=lambda t: t[1])
 
 
@@ -215,6 +232,8 @@ def audit_clause(clause: str) -> list[tuple[str, str]]:
     """The (link, basis) pairs a clause establishes, one per basis (the link nearest to it)."""
     award_links = _spans(_LINK_RE[:1], clause, [])
     bases = _spans(_BASIS_RE, clause, [(s, e) for _, s, e in award_links])
+    if not bases:
+        return []
     links = award_links + _spans(_LINK_RE[1:], clause, [(s, e) for _, s, e in bases + award_links])
     links = [t for t in links if not (clause[t[1]:t[2]].endswith(_OBLIGED_LINKS)
                                       and _OBLIGATION.search(clause[max(0, t[1] - 8):t[1]]))]
