@@ -114,5 +114,5 @@ def test_long_text_without_sentence_ends_is_cut_at_commas():
     spans = audit.segment(text)
     assert len(spans) > 1 and all(e - s <= audit.MAX_CLAUSE for s, e in spans)
     findings = audit.audit_text(text)
-    assert len(findings) == 200
+    assert len(findings) == len(spans)  # one finding per clause and basis
     assert all(text[f.start:f.end] == f.clause for f in findings)
