@@ -29,6 +29,7 @@ run: install
 	$(KC) db upgrade
 	$(KC) demo load --size small --if-empty --execute
 	$(KC) commitments import-reply src/kechuang/commitments/seed/hukeitifu-2025-56.txt --execute >/dev/null
+	$(KC) science seed >/dev/null
 	KECHUANG_DEMO_MODE=true $(KC) demo logins
 	KECHUANG_DEMO_MODE=true $(KC) serve
 

@@ -210,3 +210,13 @@ def test_cli_contract(engine):
             s.execute(delete(EvaluationRun))
             s.execute(delete(EvaluationTask))
             s.execute(delete(ScienceModel))
+
+
+def test_seed_runs_each_baseline_once(session):
+    first = service.run_missing_baselines(session, RESEARCHER)
+    assert {("lorenz96-forecast", "baseline-persistence")} <= {
+        (session.get(EvaluationTask, r.task_id).slug, session.get(ScienceModel, r.model_id).slug) for r in first}
+    assert all(r.status == "ok" for r in first)
+    assert service.run_missing_baselines(session, RESEARCHER) == []
+    for slug in service.TASKS:
+        assert len(service.leaderboard(session, RESEARCHER, slug)["rows"]) >= 2

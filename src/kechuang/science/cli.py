@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from kechuang.core.auth import SYSTEM
 from kechuang.core.errors import AppError
@@ -50,12 +50,15 @@ def _echo_json(obj) -> None:
 
 
 @app.command("seed")
-def seed_cmd():
-    """Register the built-in tasks and baseline models (idempotent; run/list do it on first use too)."""
+def seed_cmd(baselines: bool = typer.Option(True, "--baselines/--no-baselines",
+                                            help="Also run every built-in baseline that has no run yet.")):
+    """Register the built-in tasks and baseline models, and run their baselines (idempotent)."""
     with session_scope() as session:
         service.ensure_builtins(session, SYSTEM)
+        runs = service.run_missing_baselines(session, SYSTEM) if baselines else []
         n_t, n_m = len(service.list_tasks(session, SYSTEM)), len(service.list_models(session, SYSTEM))
-    console.print(_("{tasks} tasks and {models} models registered.", tasks=n_t, models=n_m))
+    console.print(_("{tasks} tasks and {models} models registered; {runs} baseline runs.", tasks=n_t, models=n_m,
+                    runs=len(runs)))
 
 
 @dataset_app.command("add")
@@ -153,7 +156,7 @@ def task_list(format: str = typer.Option("table", "--format", help="table or jso
     if format == "json":
         _echo_json(rows)
         return
-    t = Table("id", "version", "domain", "headline", "baselines")
+    t = Table(Column("id", no_wrap=True), "version", "domain", "headline", "baselines")
     for r in rows:
         t.add_row(r["id"], r["version"], r["domain"], r["headline_metric"], ", ".join(r["baselines"]))
     console.print(t)
@@ -171,7 +174,7 @@ def model_list(format: str = typer.Option("table", "--format", help="table or js
     if format == "json":
         _echo_json(rows)
         return
-    t = Table("id", "version", "domain", "adapter", "intended use")
+    t = Table(Column("id", no_wrap=True), "version", "domain", "adapter", "intended use")
     for r in rows:
         t.add_row(r["id"], r["version"], r["domain"], r["adapter"], r["intended_use"] or "")
     console.print(t)
@@ -221,7 +224,7 @@ def leaderboard_cmd(task: str = typer.Option(..., "--task"), format: str = typer
     if format == "json":
         _echo_json(board)
         return
-    t = Table("#", "model", board["headline_metric"], "95% CI", "items", "non-finite", "exploding", "run")
+    t = Table("#", Column("model", no_wrap=True), board["headline_metric"], "95% CI", "items", "non-finite", "exploding", "run")
     for r in board["rows"]:
         ci = r["ci"] or [None, None]
         t.add_row(str(r["rank"]), r["model"], f"{r['headline']:.4f}" if r["headline"] is not None else "-",

@@ -267,6 +267,18 @@ def ensure_builtins(session: Session, principal: Principal) -> None:
                          after={"slug": t.id, "version": t.version, "content_hash": t.content_hash})
 
 
+def run_missing_baselines(session: Session, principal: Principal) -> list[EvaluationRun]:
+    """Run every built-in baseline on every built-in task where it has no ok run yet (leaderboards start
+    with their reference points)."""
+    ensure_builtins(session, principal)
+    done = set(session.execute(select(EvaluationTask.slug, ScienceModel.slug)
+                               .join(EvaluationRun, EvaluationRun.task_id == EvaluationTask.id)
+                               .join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
+                               .where(EvaluationRun.status == "ok")).tuples())
+    return [run(session, principal, t.id, b) for t in TASKS.values() for b in sorted(t.baselines)
+            if (t.id, b) not in done]
+
+
 def list_tasks(session: Session, principal: Principal) -> list[EvaluationTask]:
     """Every task version."""
     require(principal, READ)
