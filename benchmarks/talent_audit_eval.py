@@ -4,9 +4,11 @@
 
 The set (src/kechuang/talent/eval_data/clauses.jsonl) holds clauses paraphrased from public rule texts,
 each labelled violating/compliant with the link and basis it concerns, its source and its ``split``:
-``dev`` (the grammar was tuned on these), ``held_out`` (every 5th of the first 304 clauses, never looked at
-while tuning) and ``fresh`` (58 clauses written after the grammar was frozen, never tuned on). Prints
-figures per split and overall, then per-basis counts and link/basis agreement.
+``dev`` (grammar v1 was tuned on these), ``held_out`` (every 5th of the first 304 clauses, never looked at
+while tuning), ``fresh1`` (58 clauses written after v1 was frozen; v1 scored P 0.958 / R 0.793 on them;
+grammar v2 was then tuned on them) and ``fresh2`` (46 clauses written after v2 was frozen, never tuned
+on). The out-of-sample figure is "never tuned on" (held_out + fresh2). Prints figures per split and overall,
+then per-basis counts and link/basis agreement.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def load() -> list[dict]:
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     for i, r in enumerate(rows):
         r["i"] = i
-        r["held_out"] = r["split"] != "dev"
+        r["held_out"] = r["split"] in ("held_out", "fresh2")
     return rows
 
 
@@ -57,9 +59,10 @@ def main() -> None:
           f"sources: {len({r['source'] for r in rows})}")
     print(f"{'part':<22}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'tn':>5}{'precision':>11}{'recall':>9}{'F1':>7}")
     parts = (("dev (tuned on)", [r for r in rows if r["split"] == "dev"]),
+             ("fresh1 (tuned on, v2)", [r for r in rows if r["split"] == "fresh1"]),
              ("held-out (every 5th)", [r for r in rows if r["split"] == "held_out"]),
-             ("fresh (after freeze)", [r for r in rows if r["split"] == "fresh"]),
-             ("held-out + fresh", [r for r in rows if r["held_out"]]), ("all", rows))
+             ("fresh2 (after v2)", [r for r in rows if r["split"] == "fresh2"]),
+             ("never tuned on", [r for r in rows if r["split"] in ("held_out", "fresh2")]), ("all", rows))
     for name, part in parts:
         s = scores(part)
         print(f"{name:<22}{s['n']:>5}{s['tp']:>5}{s['fp']:>5}{s['fn']:>5}{s['tn']:>5}"

@@ -110,7 +110,7 @@ _NB = r"[^，,。；;：:]"  # inside one comma part
 _CN_NUM = r"(?:\d+|[一二三四五六七八九十两]+)"
 
 _BASIS_PATTERNS: list[tuple[str, str]] = [
-    ("talent_title", r"人才称号|人才帽子|帽子|称号获得者|人才(?:计划|工程|项目|专项|支持计划)|长江学者|杰青|杰出青年科学基金"
+    ("talent_title", r"人才称号|人才帽子|帽子|(?:学术|人才)头衔|头衔|称号获得者|人才(?:计划|工程|项目|专项|支持计划)|长江学者|杰青|杰出青年科学基金"
                      r"|优青|优秀青年科学基金|千人计划|青年千人|青千|万人计划|百人计划|百千万人才|四青"
                      r"|国家级(?:高层次)?人才|省部级人才|省级(?:高层次)?人才|高层次人才(?:计划|项目|称号)"
                      r"|领军人才|拔尖人才|青年英才|特聘教授|讲座教授|青年学者"
@@ -133,7 +133,7 @@ _BASIS_PATTERNS: list[tuple[str, str]] = [
     ("degree", r"博士学位|硕士学位|学士学位|(?:博士|硕士)研究生学历|(?:研究生|本科|大专)学历|第一学历|学历|学位"
                r"|海外博士|985|211|双一流(?:高校|大学|建设高校)|唯学历|名校"),
     ("award", r"获(?:得)?" + _NB + r"{0,14}?奖(?!励|金|学金|补)|(?:科学技术|科技进步|自然科学|技术发明|教学成果)奖"
-              r"|[一二三特]等奖|唯奖项|奖项"),
+              r"|[一二三特]等奖|唯奖项|奖项|(?:科技|科学技术|省部级|国家级)奖励"),
 ]
 _LINK_PATTERNS: list[tuple[str, str]] = [
     ("award", r"评奖|评优|评先|标兵|奖(?:评审|评选|推荐)|奖项(?:评审|推荐|申报)|推荐" + _NB + r"{0,8}?奖|荣誉(?:称号)?评选|先进" + _NB + r"{0,4}?评选"
@@ -144,7 +144,7 @@ _LINK_PATTERNS: list[tuple[str, str]] = [
     ("title", r"职称|专业技术职务|(?:正|副)?高级(?:专业技术)?职务|正高|副高|副?教授|副?研究员|(?:高级)?工程师"
               r"|评聘|任职资格|讲师|实验师"),
     ("promotion", r"晋升|晋级|提拔|升级|聘任|聘用|聘为|录用|招聘|引进|岗位(?:等级|聘任|设置|聘用)|考核|破格|直聘|职级"
-                  r"|选拔|准入|遴选|入编|续聘|转正|评价|竞聘|人选|新进|新聘|入职|出站|退休|(?:博士生|硕士生)?导师|学科带头人|带头人|院长|系主任|所长|负责人|学术委员会|二级岗|不受|申报人|申报者"),
+                  r"|选拔|准入|遴选|入编|续聘|转正|评价|竞聘|人选|新进|新聘|入职|出站|退休|(?:博士生|硕士生)?导师|学科带头人|带头人|院长|系主任|所长|负责人|学术委员会|二级岗|不受|申报人|申报者|低聘|高聘|降级|解聘|赋分|计分|加分|积分|岗位(?!职责)"),
     ("project", r"项目申报|申报" + _NB + r"{0,10}?(?:项目|课题|基金)|项目(?:评审|立项|遴选|负责人|申请)|立项|课题申报"
                 r"|申请" + _NB + r"{0,8}?(?:基金|项目)|(?:承担|牵头)" + _NB + r"{0,6}?(?:项目|课题)|科研项目|科技计划|(?:研发|科研|重点)专项"),
     ("resource", r"资源(?:配置|分配)|配置" + _NB + r"{0,4}?资源|学术资源|科研资源|实验室|实验用房|办公用房|用房"
@@ -152,7 +152,7 @@ _LINK_PATTERNS: list[tuple[str, str]] = [
                  r"|(?:博导|硕导|导师)资格|经费支持|经费资助|资助|条件保障|场地|仪器设备|建设经费|资源|运行经费|专项经费|住房|周转房"),
 ]
 # Generic link words, used only when a clause has no more specific one.
-_WEAK_LINKS = frozenset({"分配", "评价", "考核", "资源", "奖励", "资助", "平台"})
+_WEAK_LINKS = frozenset({"分配", "评价", "考核", "资源", "奖励", "资助", "平台", "岗位"})
 _BASIS_RE = [(b, re.compile(p)) for b, p in _BASIS_PATTERNS]
 _LINK_RE = [(k, re.compile(p)) for k, p in _LINK_PATTERNS]
 
@@ -160,11 +160,11 @@ _LINK_RE = [(k, re.compile(p)) for k, p in _LINK_PATTERNS]
 # (不少于/不低于/不超过/不受…限制) or of a missing-requirement (不具备/不具有).
 _CUE = re.compile(
     r"禁止|严禁|杜绝|避免|防止|取消|清理|废止|破除|克服|摒弃|扭转|纠正|淡化|反对|去除|删除|剔除|规范使用|改变|摒除|无需|无须"
-    r"|不(?:得|应|宜|能|再|可|要|必|需|作|与|唯|设|简单|单纯|片面|直接|列入|纳入|要求|强制|以|将|把|按|因|对|向|是"
+    r"|不(?:得|应|宜|能|再|可|要|必|需|作|与|唯|设|简单|单纯|单独|片面|直接|列入|纳入|要求|强制|以|将|把|按|因|对|向|是"
     r"|使用|采用|搞|计|折算|进行|另行|与|分|区别|等同|挂钩|作为)(?!少于|低于|超过|多于|高于|满|足)"
 )
 # After a basis: a prohibition followed by one of these negates the linkage ("…不作为条件", "…不与…挂钩").
-_ANTI_LINK = re.compile(r"作为|挂钩|依据|条件|门槛|标准|限制|简单|唯一|直接|前置|指标|要求|简单|片面|挂靠|关联|衡量|评价|标签")
+_ANTI_LINK = re.compile(r"作为|挂钩|赋分|计分|加分|折算|排序|排名|依据|条件|门槛|标准|限制|简单|唯一|直接|前置|指标|要求|简单|片面|挂靠|关联|衡量|评价|标签")
 # Before a basis: it is required ("未入选…者", "不具备…的").
 _REQUIRED = re.compile(r"(?:未|没有|无(?![需须])|尚未|不具备|不具有|不符合)" + _NB + r"{0,12}$")
 # A comma part that starts a new positive provision ends the negation scope of the part before.
@@ -186,12 +186,15 @@ def _spans(patterns, text: str, blocked: list[tuple[int, int]]) -> list[tuple[st
     for a, b in blocked:
         taken[a:b] = b"\x01" * (b - a)
     for kind, rx in patterns:
-        for m in rx.finditer(text):
+        pos = 0
+        while (m := rx.search(text, pos)) is not None:
             s, e = m.span()
-            if any(taken[s:e]):
+            if e == s or any(taken[s:e]):  # overlaps a span already taken: try again one character later
+                pos = s + 1
                 continue
             out.append((kind, s, e))
             taken[s:e] = b"\x01" * (e - s)
+            pos = e
     return sorted(out, key=lambda t: t[1])
 
 
