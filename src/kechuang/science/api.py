@@ -1,0 +1,119 @@
+"""AI for Science JSON API under /api/v1/science (thin: every rule is in ``service``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from kechuang.core.auth import Principal
+from kechuang.core.deps import DbSession, requires
+from kechuang.core.errors import NotFound
+from kechuang.science import service
+from kechuang.science.models import EvaluationRun
+from kechuang.science.schemas import (
+    AccessRequestIn,
+    AccessRequestRead,
+    DatasetDetail,
+    DatasetFileRead,
+    DatasetRead,
+    DecisionIn,
+    QualityReportRead,
+    RunIn,
+)
+
+router = APIRouter(prefix="/api/v1/science", tags=["science"])
+
+Reader = Annotated[Principal, Depends(requires(service.READ))]
+Runner = Annotated[Principal, Depends(requires(service.RUN))]
+Reviewer = Annotated[Principal, Depends(requires(service.REVIEW))]
+MEDIA = {"croissant": "application/ld+json", "datacite": "application/vnd.datacite.datacite+json",
+         "datacite-xml": "application/vnd.datacite.datacite+xml"}
+
+
+@router.get("/datasets", response_model=list[DatasetRead])
+def list_datasets(session: DbSession, principal: Reader):
+    """The dataset catalogue (metadata)."""
+    return service.list_datasets(session, principal)
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
+def get_dataset(dataset_id: int, session: DbSession, principal: Reader):
+    """A dataset version with its files and latest quality report."""
+    ds = service.access_dataset_by_id(session, principal, dataset_id)
+    report = service.latest_report(session, ds.id)
+    return DatasetDetail(**DatasetRead.model_validate(ds).model_dump(),
+                         files=[DatasetFileRead.model_validate(f) for f in ds.files],
+                         quality=QualityReportRead.model_validate(report) if report else None,
+                         can_download=service.can_download(session, principal, ds))
+
+
+@router.get("/datasets/{dataset_id}/export")
+def export_dataset(dataset_id: int, session: DbSession, principal: Reader,
+                   format: Literal["croissant", "datacite", "datacite-xml"] = "croissant",
+                   cross_border: bool = Query(False, description="The export leaves the platform abroad.")):
+    """Croissant JSON-LD or DataCite JSON/XML metadata (audited as a download)."""
+    text = service.export_dataset(session, principal, dataset_id, format, cross_border=cross_border)
+    return Response(text, media_type=MEDIA[format])
+
+
+@router.post("/datasets/{dataset_id}/access-requests", response_model=AccessRequestRead, status_code=201)
+def request_access(dataset_id: int, body: AccessRequestIn, session: DbSession, principal: Reader):
+    """Ask for access to an approval-required dataset."""
+    return service.request_access(session, principal, dataset_id, body.purpose)
+
+
+@router.post("/access-requests/{request_id}/decision", response_model=AccessRequestRead)
+def decide_access(request_id: int, body: DecisionIn, session: DbSession, principal: Reader):
+    """The dataset's owner (or a reviewer) decides an access request."""
+    return service.decide_access(session, principal, request_id, body.approve)
+
+
+@router.post("/datasets/{dataset_id}/cross-border-decision", response_model=DatasetRead)
+def decide_cross_border(dataset_id: int, body: DecisionIn, session: DbSession, principal: Reviewer):
+    """A reviewer's cross-border (跨境) export decision."""
+    return service.decide_cross_border(session, principal, dataset_id, body.approve)
+
+
+@router.get("/tasks")
+def list_tasks(session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """Evaluation tasks."""
+    service.ensure_builtins(session, principal)
+    return [{"id": t.slug, "version": t.version, "title": t.title, "domain": t.domain, "suite": t.suite,
+             "split": t.split, "metrics": t.metrics, "headline_metric": t.headline_metric,
+             "higher_is_better": t.higher_is_better, "baselines": t.baselines, "content_hash": t.content_hash}
+            for t in service.list_tasks(session, principal)]
+
+
+@router.get("/models")
+def list_models(session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """Models and their cards."""
+    service.ensure_builtins(session, principal)
+    return [{"id": m.slug, "version": m.version, "name": m.name, "domain": m.domain, "task_kind": m.task_kind,
+             "licence": m.licence, "adapter": m.adapter, "builtin": m.is_builtin, "intended_use": m.intended_use,
+             "limits": m.limits, "training_dataset_ids": m.training_dataset_ids}
+            for m in service.list_models(session, principal)]
+
+
+@router.get("/tasks/{task_id}/leaderboard")
+def leaderboard(task_id: str, session: DbSession, principal: Reader) -> dict[str, Any]:
+    """Latest ok run per model ranked by the headline metric, with intervals and non-finite counts."""
+    return service.leaderboard(session, principal, task_id)
+
+
+@router.post("/runs", status_code=201)
+def create_run(body: RunIn, session: DbSession, principal: Runner) -> dict[str, Any]:
+    """Run a model on a task now and record the run (ok with scores, or failed with the error)."""
+    r = service.run(session, principal, body.task, body.model, seed=body.seed)
+    return service.run_summary(session, r)
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: int, session: DbSession, principal: Reader) -> dict[str, Any]:
+    """One run with its environment, hashes, timings and scores."""
+    service.require(principal, service.READ)
+    r = session.get(EvaluationRun, run_id)
+    if r is None:
+        raise NotFound()
+    return service.run_summary(session, r)
