@@ -116,3 +116,17 @@ def test_long_text_without_sentence_ends_is_cut_at_commas():
     findings = audit.audit_text(text)
     assert len(findings) == len(spans)  # one finding per clause and basis
     assert all(text[f.start:f.end] == f.clause for f in findings)
+
+
+def test_every_audit_basis_has_a_framework_rule_with_sources():
+    from kechuang.talent.scheme import load_framework
+
+    rules = audit.basis_rules()
+    assert set(rules) == set(audit.BASES)
+    known = {b["id"] for b in load_framework().basis}
+    import yaml
+
+    data = yaml.safe_load(audit.FRAMEWORK_FILE.read_text(encoding="utf-8"))
+    for r in data["audit_rules"]:
+        assert r["sources"] and set(r["sources"]) <= known, r["id"]
+        assert "{link}" in r["reason"]

@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
 
 LINKS = ("pay", "title", "promotion", "project", "resource", "award")
 BASES = ("talent_title", "paper_count", "impact_factor", "project_count", "grant_amount", "degree", "award")
 
-# Rule of the negative list each basis breaks, and its source (SPEC §6).
-BASIS_RULES: dict[str, tuple[str, str]] = {
-    "talent_title": ("no-talent-title-link", "talent titles (人才称号/帽子) must not be a condition for or be linked "
-                     "to {link} (教育部《关于正确认识和规范使用高校人才称号的若干意见》; 国科发才〔2022〕255号)"),
-    "paper_count": ("no-paper-count-link", "paper counts must not be linked to {link} "
-                    "(科技部 2020《破除“唯论文”不良导向的若干措施》; 教科技〔2020〕2号)"),
-    "impact_factor": ("no-impact-factor-link", "impact factors and SCI metrics must not be linked to {link} "
-                      "(教科技〔2020〕2号; 科技部 2020 若干措施)"),
-    "project_count": ("no-project-count-link", "project counts must not be linked to {link} "
-                      "(清理“唯论文、唯职称、唯学历、唯奖项”; 255号)"),
-    "grant_amount": ("no-grant-amount-link", "grant amounts must not be linked to {link} "
-                     "(论文数、项目数、课题经费等量化指标不得与绩效工资、奖励直接挂钩)"),
-    "degree": ("no-degree-only-link", "degrees must not be a hard condition for {link} (破“唯学历”)"),
-    "award": ("no-award-only-link", "awards must not be a hard condition for or be linked to {link} (破“唯奖项”)"),
-}
+# The negative-list rule each basis breaks lives in the framework file (``audit_rules``), with its sources.
+FRAMEWORK_FILE = Path(__file__).resolve().parent / "library" / "framework.yaml"
+
+
+@lru_cache(maxsize=1)
+def basis_rules() -> dict[str, tuple[str, str]]:
+    """basis → (rule id, English reason with a ``{link}`` slot), from the framework's ``audit_rules``."""
+    data = yaml.safe_load(FRAMEWORK_FILE.read_text(encoding="utf-8"))
+    return {r["basis"]: (r["id"], r["reason"]) for r in data["audit_rules"]}
+
+
 LINK_LABELS = {"pay": "pay", "title": "professional titles (职称)", "promotion": "promotion or appointment",
                "project": "projects", "resource": "resources", "award": "awards"}
 
@@ -257,7 +257,7 @@ def audit_clause(clause: str) -> list[tuple[str, str]]:
 
 def reason_for(link: str, basis: str) -> str:
     """English explanation naming the negative-list rule and its source."""
-    rule, text = BASIS_RULES[basis]
+    rule, text = basis_rules()[basis]
     return f"[{rule}] " + text.format(link=LINK_LABELS[link])
 
 
