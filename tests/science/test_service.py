@@ -220,3 +220,32 @@ def test_seed_runs_each_baseline_once(session):
     assert service.run_missing_baselines(session, RESEARCHER) == []
     for slug in service.TASKS:
         assert len(service.leaderboard(session, RESEARCHER, slug)["rows"]) >= 2
+
+
+def test_cli_dataset_add_check_export(engine, tmp_path):
+    from typer.testing import CliRunner
+
+    from kechuang.cli import app
+    from kechuang.db import session_scope
+    from kechuang.science.models import Dataset, DatasetFile, DatasetQualityReport
+
+    _package(tmp_path)
+    runner = CliRunner()
+    try:
+        res = runner.invoke(app, ["science", "dataset", "add", str(tmp_path), "--cross-border", "--format", "json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert out["slug"] == "toy-solubility" and 0 < out["quality_score"] <= 1
+        did = str(out["dataset_id"])
+        res = runner.invoke(app, ["science", "dataset", "check", did, "--format", "json"])
+        assert json.loads(res.output)["quality_score"] == out["quality_score"]  # ranges fail -> exit 1
+        res = runner.invoke(app, ["science", "dataset", "export", did, "--format", "datacite"])
+        assert res.exit_code == 0 and json.loads(res.output)["titles"] == [{"title": "Toy solubility"}]
+        res = runner.invoke(app, ["--lang", "en", "science", "dataset", "export", did, "--cross-border"])
+        assert res.exit_code == 1 and "cross-border review" in res.output  # the rule binds operators too
+    finally:
+        with session_scope(engine) as s:
+            ids = select(Dataset.id).where(Dataset.slug == "toy-solubility").scalar_subquery()
+            for child in (DatasetFile, DatasetQualityReport):
+                s.execute(delete(child).where(child.dataset_id.in_(ids)))
+            s.execute(delete(Dataset).where(Dataset.slug == "toy-solubility"))
