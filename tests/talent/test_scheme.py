@@ -186,3 +186,9 @@ def test_check_file_reports_bad_yaml(tmp_path: Path):
     f.write_text("id: [unclosed", encoding="utf-8")
     assert [v.rule for v in sch.check_file(f)] == ["invalid-scheme"]
     assert [v.rule for v in sch.check_file(tmp_path / "missing.yaml")] == ["invalid-scheme"]
+
+
+def test_every_framework_rule_is_exercised_here():
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = [r.id for r in sch.load_framework().rules if f'"{r.id}"' not in source]
+    assert missing == []
