@@ -262,3 +262,19 @@ def test_money_and_dates_follow_the_locale():
     assert format_money(-1_50, "en") == "-¥1.50"
     assert format_date(date(2026, 3, 1), "zh") == "2026年3月1日"
     assert format_date(date(2026, 3, 1), "en") == "1 Mar 2026"
+
+
+
+def test_pillar_modules_go_live_when_a_domain_mounts_pages(client_as):
+    from fastapi import APIRouter, FastAPI
+    from starlette.requests import Request
+
+    from kechuang.web.pages import _live
+
+    page = client_as(principal(Role.COMMISSION)).get("/pillars/talent", headers=HTML).text
+    assert "即将上线" in page and "该模块尚未上线" in page  # labelled, no data
+    app, router = FastAPI(), APIRouter()
+    router.get("/transfer/projects")(lambda: {})
+    app.include_router(router)
+    request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
+    assert _live(request, "/transfer") and not _live(request, "/patent")

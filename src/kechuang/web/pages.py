@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from fastapi.routing import iter_route_contexts
 
 from kechuang.accounts import audit_service
 from kechuang.accounts import service as accounts_service
@@ -72,9 +73,17 @@ for _order, _p in enumerate(PILLARS):
     register_nav(NavItem(f"pillar-{_p.key}", _p.title, f"/pillars/{_p.key}", order=10 + _order))
 
 
+def _page_paths(app) -> set[str]:
+    """Every mounted page path (routers may be nested, so walk the route contexts)."""
+    cached = getattr(app.state, "kechuang_page_paths", None)
+    if cached is None:
+        cached = {ctx.path for ctx in iter_route_contexts(app.routes) if not ctx.path.startswith("/api/")}
+        app.state.kechuang_page_paths = cached
+    return cached
+
+
 def _live(request: Request, url: str) -> bool:
-    return any(getattr(r, "path", "") == url or getattr(r, "path", "").startswith(url + "/")
-               for r in request.app.routes if not getattr(r, "path", "").startswith("/api/"))
+    return any(p == url or p.startswith(url + "/") for p in _page_paths(request.app))
 
 
 @router.get("/")
