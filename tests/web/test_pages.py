@@ -274,7 +274,9 @@ def test_pillar_modules_go_live_when_a_domain_mounts_pages(client_as):
     page = client_as(principal(Role.COMMISSION)).get("/pillars/talent", headers=HTML).text
     assert "即将上线" in page and "该模块尚未上线" in page  # labelled, no data
     app, router = FastAPI(), APIRouter()
-    router.get("/transfer/projects")(lambda: {})
+    router.get("/transfer")(lambda: {})
+    router.get("/patent/{patent_id}")(lambda patent_id: {})
     app.include_router(router)
     request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
-    assert _live(request, "/transfer") and not _live(request, "/patent")
+    assert _live(request, "/transfer") and _live(request, "/transfer#contracts")
+    assert not _live(request, "/patent")  # only a detail page: the card would link to a 404

@@ -29,7 +29,7 @@ router = pages_router()
 
 @dataclass(frozen=True)
 class Module:
-    """A module of a pillar; ``url`` is live once a domain mounts pages there, else it shows as coming soon."""
+    """A module of a pillar; ``url`` is live once a domain mounts a page at its path, else "coming soon"."""
 
     title: str
     description: str
@@ -49,10 +49,10 @@ class Pillar:
 PILLARS: tuple[Pillar, ...] = (
     Pillar("science", N_("AI for Science"),
            N_("Shared datasets, models and evaluation tasks for scientific research, with reproducible runs."),
-           (Module(N_("Datasets"), N_("Catalogue of open and restricted research datasets."), "/science/datasets"),
-            Module(N_("Models"), N_("Registered scientific models with their licences and cards."), "/science/models"),
+           (Module(N_("Datasets"), N_("Catalogue of open and restricted research datasets."), "/science#datasets"),
+            Module(N_("Models"), N_("Registered scientific models with their licences and cards."), "/science#models"),
             Module(N_("Evaluation tasks and leaderboards"), N_("Benchmarks, submitted runs and rankings."),
-                   "/science/tasks"))),
+                   "/science#tasks"))),
     Pillar("enterprise", N_("Enterprise innovation"),
            N_("Policies as rules, innovation vouchers, open challenges and shared facilities for enterprises."),
            (Module(N_("Policy entitlements"), N_("Which support policies an enterprise qualifies for, and why."),
@@ -83,7 +83,8 @@ def _page_paths(app) -> set[str]:
 
 
 def _live(request: Request, url: str) -> bool:
-    return any(p == url or p.startswith(url + "/") for p in _page_paths(request.app))
+    """Whether a page is mounted at ``url`` (its path, without the fragment): the card links to it."""
+    return url.split("#", 1)[0] in _page_paths(request.app)
 
 
 @router.get("/")
