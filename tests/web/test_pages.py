@@ -280,3 +280,17 @@ def test_pillar_modules_go_live_when_a_domain_mounts_pages(client_as):
     request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
     assert _live(request, "/transfer") and _live(request, "/transfer#contracts")
     assert not _live(request, "/patent")  # only a detail page: the card would link to a 404
+
+
+def test_a_domain_page_takes_the_place_of_its_pillar_entry():
+    from kechuang.web.templating import NavItem, nav_for, register_nav
+
+    register_nav(NavItem("zz-test-science", "AI for Science", "/zz-science", order=99))
+    try:
+        keys = [i.key for i in nav_for(principal(Role.COMMISSION))]
+        assert "zz-test-science" in keys and "pillar-science" not in keys
+        assert keys.index("zz-test-science") < keys.index("pillar-enterprise")  # at the pillar's position
+    finally:
+        from kechuang.web import templating
+
+        templating.NAV[:] = [i for i in templating.NAV if i.key != "zz-test-science"]

@@ -186,8 +186,17 @@ def register_nav(item: NavItem) -> None:
 
 
 def nav_for(principal: Principal | None) -> list[NavItem]:
-    """The navigation entries ``principal`` may use."""
-    return [item for item in NAV if item.visible(principal)]
+    """The navigation entries ``principal`` may use. A domain entry with a pillar's label (e.g. the science
+    domain's "AI for Science") takes the place of that pillar's overview entry."""
+    items = [item for item in NAV if item.visible(principal)]
+    domain_by_label = {i.label: i for i in items if not i.key.startswith("pillar-")}
+    out: list[NavItem] = []
+    for item in items:
+        if item.key.startswith("pillar-") and item.label in domain_by_label:
+            out.append(domain_by_label.pop(item.label))
+        elif item.key.startswith("pillar-") or item in domain_by_label.values():
+            out.append(item)
+    return out
 
 
 # ---------------------------------------------------------------- environment
