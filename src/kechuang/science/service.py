@@ -316,6 +316,8 @@ def _predict(model: ScienceModel, task: Task, data) -> np.ndarray:
     if model.adapter == "python" and cfg.get("entry_point"):
         mod, _, attr = cfg["entry_point"].partition(":")
         return np.asarray(getattr(importlib.import_module(mod), attr)(task, data))
+    if model.adapter == "openai" and cfg.get("base_url"):
+        return np.array([_chat(cfg, str(prompt)) for prompt in data.inputs], dtype=object)
     if model.adapter == "predictions" and cfg.get("path"):
         values = json.loads(Path(cfg["path"]).read_text(encoding="utf-8"))
         missing = [i for i in data.item_ids if i not in values]
@@ -325,7 +327,26 @@ def _predict(model: ScienceModel, task: Task, data) -> np.ndarray:
     raise ValueError(f"adapter {model.adapter} is not available for built-in tasks yet")
 
 
+def _chat(cfg: dict[str, Any], prompt: str) -> str | None:
+    """One OpenAI-compatible ``/chat/completions`` call (temperature 0, fixed seed); None when the answer is
+    empty. The key, if any, is read from the environment variable named in ``api_key_env``."""
+    import os
+    import urllib.request
+
+    body = json.dumps({"model": cfg.get("model", "default"), "temperature": 0, "seed": 0,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+    headers = {"Content-Type": "application/json"}
+    if cfg.get("api_key_env") and os.environ.get(cfg["api_key_env"]):
+        headers["Authorization"] = f"Bearer {os.environ[cfg['api_key_env']]}"
+    req = urllib.request.Request(cfg["base_url"].rstrip("/") + "/chat/completions", data=body, headers=headers)
+    with urllib.request.urlopen(req, timeout=float(cfg.get("timeout_s", 60))) as resp:  # URL set by whoever registered the model
+        content = json.loads(resp.read())["choices"][0]["message"]["content"]
+    return content.strip() or None if isinstance(content, str) else None
+
+
 def _digest(a: np.ndarray) -> str:
+    if a.dtype.kind in "OUS":
+        return hashlib.sha256(json.dumps([None if v is None else str(v) for v in a.ravel()]).encode()).hexdigest()
     return hashlib.sha256(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()).hexdigest()
 
 
@@ -360,7 +381,10 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
     except Exception as exc:  # a failing model marks its run failed; the platform keeps going
         status, error = "failed", f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
     stored, stored_path, preds_hash = None, None, None
-    if preds is not None and preds.dtype.kind in "fiub":
+    if preds is not None and preds.dtype.kind in "OUS" and preds.ndim == 1 and len(preds) == len(data.item_ids):
+        preds_hash = _digest(preds)
+        stored = {i: (None if v is None else str(v)) for i, v in zip(data.item_ids, preds.tolist(), strict=True)}
+    elif preds is not None and preds.dtype.kind in "fiub":
         preds = preds.astype(np.float64)
         preds_hash = _digest(preds)
         if preds.ndim and len(preds) == len(data.item_ids) and preds.size <= keep_predictions:

@@ -69,7 +69,10 @@ class Task:
             h.update("\n".join(d.item_ids).encode())
             for a in (d.inputs, d.targets):
                 h.update(str(a.shape).encode())
-                h.update(np.ascontiguousarray(np.round(np.asarray(a, dtype=np.float64), 10)).tobytes())
+                if np.asarray(a).dtype.kind in "OUS":  # text items (prompts, answers)
+                    h.update("\x1f".join(map(str, np.asarray(a).ravel())).encode())
+                else:
+                    h.update(np.ascontiguousarray(np.round(np.asarray(a, dtype=np.float64), 10)).tobytes())
         return h.hexdigest()
 
     def score(self, data: TaskData, predictions: np.ndarray, seed: int = 0) -> Evaluation:
