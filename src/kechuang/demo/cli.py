@@ -73,6 +73,9 @@ def load_cmd(
                 from kechuang.commitments import demo as commitments_demo
 
                 commitments_demo.compute_latest(session)
+                from kechuang.science import demo as science_demo
+
+                science_demo.load(session)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None
