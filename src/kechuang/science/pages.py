@@ -24,7 +24,7 @@ register_nav(NavItem("science", N_("AI for Science"), "/science", service.READ, 
 COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a")
 
 
-def _chart(board: dict, width: int = 560, height: int = 220) -> dict | None:
+def _chart(board: dict, width: int = 640, height: int = 240, legend: int = 180) -> dict | None:
     """Polylines of a per-lead metric (``rmse@<lead>``) for each model, scaled into an SVG box."""
     metric = board["headline_metric"]
     series = []
@@ -40,9 +40,10 @@ def _chart(board: dict, width: int = 560, height: int = 220) -> dict | None:
     x0, x1, y1 = min(xs), max(xs), max(ys) or 1.0
     pad = 36
     for s in series:
-        s["svg"] = " ".join(f"{pad + (x - x0) / ((x1 - x0) or 1) * (width - 2 * pad):.1f},"
+        s["svg"] = " ".join(f"{pad + (x - x0) / ((x1 - x0) or 1) * (width - legend - pad):.1f},"
                             f"{height - pad - y / y1 * (height - 2 * pad):.1f}" for x, y in s["points"])
     return {"series": series, "width": width, "height": height, "pad": pad, "x0": x0, "x1": x1, "y1": y1,
+            "right": width - legend,
             "metric": metric}
 
 

@@ -98,7 +98,7 @@ def run_checks(meta: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float
             n = int(((x - med).abs() / mad > 6).sum())
             if n:
                 outliers[c] = n
-    checks.append(_check("outliers", "warn" if outliers else "pass", rule="|x - median| > 6 × 1.4826 MAD",
+    checks.append(_check("outliers", "warn" if outliers else "pass", rule="|x - median| above 6 scaled MADs (1.4826 MAD)",
                          by_column=outliers))
     if label and label in df.columns:
         counts = {str(k): int(v) for k, v in df[label].value_counts().iter_rows()}
