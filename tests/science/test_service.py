@@ -157,6 +157,19 @@ def broken_model(task, data):
     raise RuntimeError("diverged")
 
 
+def slow_model(task, data):
+    import time
+
+    time.sleep(3)
+    return task.baselines["baseline-persistence"](task, data)
+
+
+def test_time_limit_fails_the_run(session):
+    _model(session, "test-slow", "python", {"entry_point": "tests.science.test_service:slow_model"})
+    r = service.run(session, RESEARCHER, "lorenz96-forecast", "test-slow", time_limit_s=0.3)
+    assert r.status == "failed" and "time limit" in r.error and r.scores == {}
+
+
 def test_nonfinite_counted_and_failing_model_recorded_without_scores(session, tmp_path):
     _model(session, "test-exploding", "python", {"entry_point": "tests.science.test_service:exploding_model"})
     _model(session, "test-broken", "python", {"entry_point": "tests.science.test_service:broken_model"})

@@ -185,13 +185,14 @@ def run_cmd(
     task: str = typer.Option(..., "--task", help="Task id, e.g. lorenz96-forecast."),
     model: str = typer.Option(..., "--model", help="Model id, e.g. baseline-persistence."),
     seed: int = typer.Option(0, "--seed"),
+    time_limit: float = typer.Option(service.DEFAULT_TIME_LIMIT_S, "--time-limit", help="Seconds before the run fails."),
     format: str = typer.Option("table", "--format", help="table or json"),
 ):
     """Run a model on a task's evaluation split and record the run (exit 1 when the run failed)."""
     _fmt(format)
     try:
         with session_scope() as session:
-            r = service.run(session, SYSTEM, task, model, seed=seed)
+            r = service.run(session, SYSTEM, task, model, seed=seed, time_limit_s=time_limit)
             out = service.run_summary(session, r)
     except AppError as exc:
         _fail(exc)

@@ -350,8 +350,38 @@ def _digest(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes()).hexdigest()
 
 
+DEFAULT_TIME_LIMIT_S = 600.0
+
+
+class RunTimeLimit(Exception):
+    """The model did not answer within the run's time limit."""
+
+
+def _predict_within(model: ScienceModel, task: Task, data, limit_s: float) -> np.ndarray:
+    """``_predict`` in a daemon thread; past ``limit_s`` the run fails (the thread is abandoned, not joined,
+    so a stuck model cannot hold the process)."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = _predict(model, task, data)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name=f"science-run-{model.slug}")
+    worker.start()
+    worker.join(limit_s)
+    if worker.is_alive():
+        raise RunTimeLimit(f"time limit of {limit_s:g} s exceeded")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def run(session: Session, principal: Principal, task_slug: str, model_slug: str, *, seed: int = 0,
-        keep_predictions: int = 5000) -> EvaluationRun:
+        keep_predictions: int = 5000, time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> EvaluationRun:
     """Run ``model`` on ``task``'s evaluation split and store one run (ok with scores, or failed with the
     error) in a single flush at the end — never a half-written score."""
     require(principal, RUN)
@@ -371,7 +401,7 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
     try:
         t1 = time.perf_counter()
         np.random.seed(seed)  # for models that use the legacy global generator
-        preds = _predict(model, task, data)
+        preds = _predict_within(model, task, data, time_limit_s)
         timings["predict_s"] = round(time.perf_counter() - t1, 4)
         t2 = time.perf_counter()
         ev = task.score(data, preds, seed=seed)
