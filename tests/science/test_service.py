@@ -1,5 +1,6 @@
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,8 +76,12 @@ def test_datapackage_import_quality_report_and_exports(session, tmp_path):
         AuditEntry.action == "science.dataset.download", AuditEntry.object_id == str(ds.id)))
     assert downloads == 3
     # a changed file is caught by the checksum check on re-check
-    (tmp_path / "test.csv").write_text("smiles,solubility,label\nX,1,a\n")
+    stored = next(f for f in ds.files if f.name == "test.csv")
+    assert stored.path != str(tmp_path / "test.csv")  # the platform keeps its own content-addressed copy
+    backup = Path(stored.path).read_bytes()
+    Path(stored.path).write_text("smiles,solubility,label\nX,1,a\n")
     assert _checks(service.check_dataset(session, RESEARCHER, ds.id))["checksums"]["result"] == "fail"
+    Path(stored.path).write_bytes(backup)
     # the same version cannot be registered twice
     with pytest.raises(ValidationFailed):
         service.create_dataset(session, RESEARCHER, meta, files)

@@ -10,6 +10,7 @@ import importlib
 import json
 import platform
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -49,6 +50,7 @@ RUN = permission("science.run", Role.RESEARCHER, Role.ENTERPRISE, Role.TTO, Role
 REVIEW = permission("science.review", Role.COMMISSION)  # cross-border review, access decisions of last resort
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 PREDICTIONS_DIR = PROJECT_ROOT / "var" / "science" / "predictions"
+FILES_DIR = PROJECT_ROOT / "var" / "science" / "files"
 ENV_PACKAGES = ("kechuang", "numpy", "polars", "statsmodels", "pandas", "scipy")
 
 
@@ -104,11 +106,16 @@ def create_dataset(session: Session, principal: Principal, meta: dict[str, Any],
                  is_synthetic=bool(meta.get("is_synthetic")))
     checked = []
     for f in files:
-        p = Path(f["path"]).resolve()
-        actual = quality.sha256_file(p)
-        checked.append({**f, "path": str(p)})
-        ds.files.append(DatasetFile(name=f.get("name") or p.name, path=str(p), media_type=f.get("media_type"),
-                                    split=f.get("split"), sha256=actual, size_bytes=p.stat().st_size))
+        src = Path(f["path"]).resolve()
+        actual = quality.sha256_file(src)
+        name = f.get("name") or src.name
+        stored = FILES_DIR / actual / Path(name).name  # content-addressed copy owned by the platform
+        if not stored.exists():
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, stored)
+        checked.append({**f, "path": str(stored)})
+        ds.files.append(DatasetFile(name=name, path=str(stored), media_type=f.get("media_type"),
+                                    split=f.get("split"), sha256=actual, size_bytes=stored.stat().st_size))
     session.add(ds)
     session.flush()
     audit.record(session, principal, "science.dataset.create", "dataset", ds.id,
