@@ -52,3 +52,14 @@ def test_co2_baselines():
     scores = {m: task.score(data, fn(task, data)).scores["rmse"] for m, fn in task.baselines.items()}
     assert scores["baseline-linear-trend"] < scores["baseline-seasonal-naive"] < scores["baseline-mean"]
     assert 360 < data.targets.mean() < 375  # ppm, 1998–2001
+
+
+def test_tmy_next_day_temperature():
+    if "tmy-next-day-temperature" not in TASKS:
+        pytest.skip("pvlib not installed (extra 'science')")
+    task = TASKS["tmy-next-day-temperature"]
+    data = task.load()
+    assert len(data.item_ids) == 2 * (364 - 273)
+    s = {m: task.score(data, fn(task, data)).scores for m, fn in task.baselines.items()}
+    assert 1.0 < s["baseline-persistence"]["rmse"] < 5.0  # day-to-day change of a daily mean, °C
+    assert s["baseline-ar1"]["rmse"] <= s["baseline-persistence"]["rmse"] * 1.05
