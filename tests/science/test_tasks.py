@@ -63,3 +63,15 @@ def test_tmy_next_day_temperature():
     s = {m: task.score(data, fn(task, data)).scores for m, fn in task.baselines.items()}
     assert 1.0 < s["baseline-persistence"]["rmse"] < 5.0  # day-to-day change of a daily mean, °C
     assert s["baseline-ar1"]["rmse"] <= s["baseline-persistence"]["rmse"] * 1.05
+
+
+def test_s22x5_split_by_dimer():
+    if "s22x5-interaction-energy" not in TASKS:
+        pytest.skip("ase not installed (extra 'science')")
+    task = TASKS["s22x5-interaction-energy"]
+    test, train = task.load(), task.load("train")
+    dimers = {i.split("@")[0] for i in test.item_ids}
+    assert len(test.item_ids) == 55 and not dimers & {i.split("@")[0] for i in train.item_ids}
+    assert (test.targets[test.inputs[:, 3] == 1.0] < 0).all()  # bound at equilibrium
+    s = {m: task.score(test, fn(task, test)).scores["mae"] for m, fn in task.baselines.items()}
+    assert s["baseline-distance-mean"] < s["baseline-mean"] < 0.5

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kechuang.science.tasks import co2, lorenz96, tmy_temperature, units_mc
+from kechuang.science.tasks import co2, lorenz96, s22, tmy_temperature, units_mc
 from kechuang.science.tasks.base import Predictor, Task, TaskData
 
 __all__ = ["BASELINES", "TASKS", "Task", "TaskData", "baseline_for", "get_task"]
@@ -14,6 +14,8 @@ def _tasks() -> dict[str, Task]:
         tasks.append(co2.TASK)
     if tmy_temperature.available():
         tasks.append(tmy_temperature.TASK)
+    if s22.available():
+        tasks.append(s22.TASK)
     return {t.id: t for t in tasks}
 
 
@@ -27,6 +29,7 @@ BASELINES: dict[str, str] = {
     "baseline-seasonal-naive": "Seasonal naive: the same calendar month of the last training year.",
     "baseline-linear-trend": "Linear trend plus month-of-year means, fitted by least squares.",
     "baseline-mean": "Mean: the training-set mean target for every item.",
+    "baseline-distance-mean": "Training mean at the same intermolecular distance factor.",
     "baseline-ar1": "AR(1): tomorrow = a + b · today, least squares on the training period.",
     "baseline-always-a": "Always answers option A (multiple choice).",
     "baseline-random-choice": "A seeded random option (multiple choice).",
