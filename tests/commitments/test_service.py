@@ -159,3 +159,42 @@ def test_api_public_read_and_guarded_write(session, imported, client_as):
     assert ok.status_code == 200 and ok.json()["status"] == "done"
     html = anon.get(f"/api/v1/commitments/replies/{DOC}/report", params={"format": "html"})
     assert html.status_code == 200 and "沪科提复" in html.text
+
+
+# ---------------------------------------------------------------- handling units (承办单位)
+def _unit_officer(session, name_zh: str):
+    org = make_organisation(session, kind="government", name_zh=name_zh)
+    return principal(Role.HANDLING_UNIT, organisation_id=org.id, username="unit")
+
+
+def test_handling_unit_updates_only_its_own_commitments(session, imported):
+    edu = _unit_officer(session, "上海市教育委员会（演示）")
+    commitments = service.list_commitments(session, edu, DOC)
+    own = next(c for c in commitments if "市教委" in c.co_units)
+    other = next(c for c in commitments if c.co_units == ["市国资委"])
+    assert service.may_track(session, edu, own) and not service.may_track(session, edu, other)
+    done = service.change_status(session, edu, own.id, StatusChange(status="in_progress", note="已启动"))
+    assert done.status == "in_progress"
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry.action == "commitments.commitment.status" and entry.actor_role == "handling_unit_officer"
+    with pytest.raises(PermissionDenied):
+        service.change_status(session, edu, other.id, StatusChange(status="in_progress"))
+    with pytest.raises(PermissionDenied):  # the unit tracks status; correcting or linking stays with the office
+        service.link(session, edu, own.id, LinkIn(deliverable_type="feature", deliverable_key="policy.sandbox"))
+
+
+def test_unknown_government_unit_tracks_nothing(session, imported):
+    district = _unit_officer(session, "浦东新区科学技术委员会（演示）")
+    c = service.list_commitments(session, district, DOC)[0]
+    assert not service.may_track(session, district, c)
+    with pytest.raises(PermissionDenied):
+        service.change_status(session, district, c.id, StatusChange(status="in_progress"))
+
+
+def test_handling_unit_reads_non_public_replies_it_handles(session, imported):
+    reply = session.scalar(select(ProposalReply).where(ProposalReply.doc_no == DOC))
+    reply.is_public = False
+    session.flush()
+    assert service.list_replies(session, None) == []
+    assert [r.doc_no for r in service.list_replies(session, _unit_officer(session, "上海市人才工作局"))] == [DOC]
+    assert service.list_replies(session, _unit_officer(session, "上海市财政局")) == []

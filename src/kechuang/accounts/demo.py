@@ -30,13 +30,15 @@ DEMO_USERNAMES: dict[Role, str] = {
     Role.EXPERT: "demo_expert",
     Role.SERVICE_PROVIDER: "demo_service",
     Role.INVESTOR: "demo_investor",
+    Role.HANDLING_UNIT: "demo_unit",
     Role.AUDITOR: "demo_auditor",
     Role.ADMIN: "demo_admin",
 }
 DEMO_DISPLAY: dict[Role, str] = {
     Role.COMMISSION: "市科委演示账号", Role.DISTRICT: "区科委演示账号", Role.ENTERPRISE: "企业演示账号",
     Role.TTO: "技术转移办公室演示账号", Role.RESEARCHER: "科研人员演示账号", Role.EXPERT: "专家演示账号",
-    Role.SERVICE_PROVIDER: "服务机构演示账号", Role.INVESTOR: "投资机构演示账号", Role.AUDITOR: "审计演示账号",
+    Role.SERVICE_PROVIDER: "服务机构演示账号", Role.INVESTOR: "投资机构演示账号",
+    Role.HANDLING_UNIT: "承办单位演示账号", Role.AUDITOR: "审计演示账号",
     Role.ADMIN: "管理员演示账号",
 }
 
@@ -83,6 +85,11 @@ def _binding(session: Session, role: Role) -> dict | None:
     if role in (Role.RESEARCHER, Role.EXPERT):
         person = _first_person_with_role(session, role.value)
         return None if person is None else {"person_id": person.id}
+    if role is Role.HANDLING_UNIT:  # a co-handling unit of the seed reply (demo generator's HANDLING_UNITS)
+        org = session.scalar(select(Organisation).where(Organisation.kind == "government",
+                                                        Organisation.name_zh.startswith("上海市教育委员会"))
+                             .order_by(Organisation.id).limit(1))
+        return None if org is None else {"organisation_id": org.id}
     if role in (Role.SERVICE_PROVIDER, Role.INVESTOR):
         org = _first_org(session, service.ROLE_ORG_KINDS[role])
         return {"organisation_id": org.id} if org else {}

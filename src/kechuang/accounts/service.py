@@ -68,10 +68,11 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 ROLE_ORG_KINDS: dict[Role, frozenset[str]] = {
     Role.ENTERPRISE: frozenset({"enterprise"}),
     Role.TTO: ref.INSTITUTION_KINDS,
+    Role.HANDLING_UNIT: frozenset({"government"}),
     Role.SERVICE_PROVIDER: frozenset({"service_provider"}),  # optional binding
     Role.INVESTOR: frozenset({"investor"}),  # optional binding
 }
-ORG_REQUIRED = frozenset({Role.ENTERPRISE, Role.TTO})
+ORG_REQUIRED = frozenset({Role.ENTERPRISE, Role.TTO, Role.HANDLING_UNIT})
 PERSON_REQUIRED = frozenset({Role.RESEARCHER, Role.EXPERT})
 
 

@@ -33,6 +33,7 @@ PUBLIC_ROUTES.update({
 })
 
 Editor = Annotated[Principal, Depends(requires(service.EDIT))]
+Tracker = Annotated[Principal, Depends(requires(service.TRACK))]
 # Public by intent: anonymous callers see only replies marked 主动公开 (the service filters).
 Reader = Annotated[Principal | None, Depends(get_optional_principal)]
 
@@ -75,7 +76,7 @@ def update_commitment(session: DbSession, principal: Editor, commitment_id: int,
 
 
 @router.post("/commitments/{commitment_id}/status", response_model=CommitmentRead)
-def change_status(session: DbSession, principal: Editor, commitment_id: int, body: StatusChange):
+def change_status(session: DbSession, principal: Tracker, commitment_id: int, body: StatusChange):
     """Change a commitment's status (evidence required for done)."""
     return service.change_status(session, principal, commitment_id, body)
 

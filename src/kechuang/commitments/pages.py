@@ -24,6 +24,7 @@ router = pages_router(prefix="/commitments")
 PUBLIC_ROUTES.update({"/commitments", "/commitments/replies/{reply_id}", "/commitments/replies/{reply_id}/report"})
 
 Editor = Annotated[Principal, Depends(requires(service.EDIT))]
+Tracker = Annotated[Principal, Depends(requires(service.TRACK))]
 Reader = Annotated[Principal | None, Depends(get_optional_principal)]
 
 register_nav(NavItem("commitments", N_("Proposals & commitments"), "/commitments", order=60))
@@ -76,6 +77,8 @@ def _progress(request: Request, session, principal: Principal | None, reply: Pro
         "kind_label": lambda k: gettext(report_render.KIND_LABELS.get(k, k)),
         "statuses": service.STATUSES, "deliverable_types": service.DELIVERABLE_TYPES,
         "unit": unit, "shown": shown,
+        "trackable": {c.id for c in service.list_commitments(session, principal, reply.doc_no)
+                      if service.may_track(session, principal, c)},
         "synthetic": any(i["computed_from_synthetic_data"] for i in report["indicators"]),
     }, status_code=status_code, principal=principal)
 
@@ -94,7 +97,7 @@ def printable(session: DbSession, principal: Reader, reply_id: int):
 
 
 @router.post("/commitments/{commitment_id}/status")
-def status(request: Request, session: DbSession, principal: Editor, commitment_id: int,
+def status(request: Request, session: DbSession, principal: Tracker, commitment_id: int,
            status: Annotated[str, Form()], note: Annotated[str, Form()] = "",
            evidence: Annotated[str, Form()] = ""):
     """Change a commitment's status from the progress page."""

@@ -13,6 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from kechuang.commitments import indicators as ind
+from kechuang.commitments import units
 from kechuang.commitments.models import (
     Commitment,
     CommitmentEvent,
@@ -28,14 +29,16 @@ from kechuang.commitments.parser import ParsedReply, parse_reply
 from kechuang.commitments.schemas import CommitmentUpdate, ImportResult, IndicatorRow, LinkIn, StatusChange
 from kechuang.core import audit
 from kechuang.core.auth import Principal, Role
-from kechuang.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kechuang.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from kechuang.core.i18n import N_, get_locale
 from kechuang.core.permissions import has, permission, require
-from kechuang.registry.models import as_dict
+from kechuang.registry.models import Organisation, as_dict
 
-# The commission's proposal office edits; auditors and officers read everything; the public reads replies
+# The commission's proposal office edits; auditors and officers read everything; handling units (承办单位)
+# read the replies they handle and update the status of their own commitments; the public reads replies
 # whose disclosure attribute is 主动公开.
 EDIT = permission("commitments.edit", Role.COMMISSION)
+TRACK = permission("commitments.track", Role.COMMISSION, Role.HANDLING_UNIT)
 READ_ALL = permission("commitments.read", Role.COMMISSION, Role.AUDITOR, Role.DISTRICT)
 
 STATUSES = ("planned", "in_progress", "done", "dropped")
@@ -69,16 +72,48 @@ def _public_replies() -> Select:
     return select(ProposalReply).where(ProposalReply.is_public.is_(True))
 
 
-def readable_replies(principal: Principal | None) -> Select:
-    """Replies visible to ``principal`` (``None`` = the public): all, or only 主动公开 ones."""
+def principal_unit(session: Session, principal: Principal | None) -> str | None:
+    """The short name of the handling unit a handling-unit officer is bound to (e.g. 市教委), else ``None``."""
+    if principal is None or principal.role is not Role.HANDLING_UNIT or principal.organisation_id is None:
+        return None
+    return units.short_name(session.scalar(select(Organisation.name_zh)
+                                           .where(Organisation.id == principal.organisation_id)))
+
+
+def _handles(unit: str, lead_unit: str | None, co_units: list[str] | None) -> bool:
+    return unit == lead_unit or unit in (co_units or [])
+
+
+def readable_replies(session: Session, principal: Principal | None) -> Select:
+    """Replies visible to ``principal`` (``None`` = the public): all; for a handling unit the public ones and
+    those it handles (as lead or co-handling unit of the proposal or of a commitment); else 主动公开 ones."""
     if principal is not None and has(principal, READ_ALL):
         return select(ProposalReply)
-    return _public_replies()
+    unit = principal_unit(session, principal)
+    if unit is None:
+        return _public_replies()
+    handled = {rid for rid, lead, co in session.execute(
+        select(ProposalReply.id, Proposal.lead_unit, Proposal.co_units)
+        .join(Proposal, Proposal.id == ProposalReply.proposal_id)) if _handles(unit, lead, co)}
+    handled |= {rid for rid, lead, co in session.execute(
+        select(Commitment.reply_id, Commitment.lead_unit, Commitment.co_units)) if _handles(unit, lead, co)}
+    return select(ProposalReply).where((ProposalReply.is_public.is_(True)) | ProposalReply.id.in_(handled))
+
+
+def may_track(session: Session, principal: Principal | None, commitment: Commitment) -> bool:
+    """Whether ``principal`` may update the status of ``commitment``: the commission, or the officer of a
+    unit that leads or co-handles it."""
+    if principal is None:
+        return False
+    if has(principal, EDIT):
+        return True
+    unit = principal_unit(session, principal)
+    return unit is not None and _handles(unit, commitment.lead_unit, commitment.co_units)
 
 
 def access_reply(session: Session, principal: Principal | None, doc_no: str) -> ProposalReply:
     """A reply by document number, or ``NotFound`` (also when not visible)."""
-    reply = session.scalar(readable_replies(principal).where(ProposalReply.doc_no == doc_no))
+    reply = session.scalar(readable_replies(session, principal).where(ProposalReply.doc_no == doc_no))
     if reply is None:
         raise NotFound()
     return reply
@@ -86,7 +121,7 @@ def access_reply(session: Session, principal: Principal | None, doc_no: str) -> 
 
 def access_reply_by_id(session: Session, principal: Principal | None, reply_id: int) -> ProposalReply:
     """A reply by id, or ``NotFound`` (also when not visible)."""
-    reply = session.scalar(readable_replies(principal).where(ProposalReply.id == reply_id))
+    reply = session.scalar(readable_replies(session, principal).where(ProposalReply.id == reply_id))
     if reply is None:
         raise NotFound()
     return reply
@@ -96,7 +131,7 @@ def access_commitment(session: Session, principal: Principal | None, commitment_
     """A commitment of a visible reply, or ``NotFound``."""
     stmt = (select(Commitment).join(ProposalReply, ProposalReply.id == Commitment.reply_id)
             .where(Commitment.id == commitment_id, ProposalReply.id.in_(
-                readable_replies(principal).with_only_columns(ProposalReply.id))))
+                readable_replies(session, principal).with_only_columns(ProposalReply.id))))
     c = session.scalar(stmt)
     if c is None:
         raise NotFound()
@@ -105,7 +140,7 @@ def access_commitment(session: Session, principal: Principal | None, commitment_
 
 def list_replies(session: Session, principal: Principal | None) -> list[ProposalReply]:
     """Replies visible to ``principal``, newest first."""
-    return list(session.scalars(readable_replies(principal).order_by(ProposalReply.reply_date.desc(),
+    return list(session.scalars(readable_replies(session, principal).order_by(ProposalReply.reply_date.desc(),
                                                                      ProposalReply.id.desc())))
 
 
@@ -219,9 +254,12 @@ def update_commitment(session: Session, principal: Principal, commitment_id: int
 
 
 def change_status(session: Session, principal: Principal, commitment_id: int, data: StatusChange) -> Commitment:
-    """Move a commitment along planned → in_progress → done (evidence required) or dropped."""
-    require(principal, EDIT)
+    """Move a commitment along planned → in_progress → done (evidence required) or dropped. The commission,
+    or a handling unit for its own commitments."""
+    require(principal, TRACK)
     c = access_commitment(session, principal, commitment_id)
+    if not may_track(session, principal, c):
+        raise PermissionDenied(N_("Only the commission or a unit handling this commitment may update it."))
     if data.status not in STATUSES:
         raise ValidationFailed(errors=[FieldError("status", N_("Unknown status; allowed: {allowed}."),
                                                   {"allowed": ", ".join(STATUSES)}, value=data.status)])

@@ -19,6 +19,7 @@ class Role(StrEnum):
     EXPERT = "expert"
     SERVICE_PROVIDER = "service_provider"
     INVESTOR = "investor"
+    HANDLING_UNIT = "handling_unit_officer"  # 承办单位: a government unit co-handling proposals, bound to it
     AUDITOR = "auditor"  # read-only, audit log included
     ADMIN = "admin"  # accounts, not business decisions
     SYSTEM = "system"  # CLI commands and batch jobs run by an operator
@@ -33,6 +34,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.EXPERT: N_("Expert"),
     Role.SERVICE_PROVIDER: N_("Service provider"),
     Role.INVESTOR: N_("Investor"),
+    Role.HANDLING_UNIT: N_("Handling-unit officer"),
     Role.AUDITOR: N_("Auditor"),
     Role.ADMIN: N_("Administrator"),
     Role.SYSTEM: N_("System"),
@@ -46,7 +48,7 @@ class Principal:
     role: Role
     user_id: int | None = None
     username: str = "system"
-    organisation_id: int | None = None  # enterprise user, TTO officer, service provider, investor
+    organisation_id: int | None = None  # enterprise user, TTO officer, handling unit, service provider, investor
     person_id: int | None = None  # researcher, expert
     district: str | None = None  # district officer: district name, e.g. 浦东新区
     scopes: frozenset[str] = field(default_factory=frozenset)  # API token scopes; empty = role's full set

@@ -130,6 +130,12 @@ class _Names:
         return name
 
 
+# Municipal co-handling units of the seed reply (沪科提复〔2025〕56号), full names; see commitments.units.
+HANDLING_UNITS = (("上海市教育委员会", "Shanghai Municipal Education Commission"),
+                  ("上海市国有资产监督管理委员会", "Shanghai State-owned Assets Supervision and Administration Commission"),
+                  ("上海市人才工作局", "Shanghai Talent Work Bureau"))
+
+
 def generate(size: str | DemoSize = "small", seed: int = 2025) -> DemoData:
     """The demo data set ``size`` ("small", "city" or a ``DemoSize``) for ``seed``: same seed, same data."""
     sz = SIZES[size] if isinstance(size, str) else size
@@ -320,6 +326,17 @@ def generate(size: str | DemoSize = "small", seed: int = 2025) -> DemoData:
             relations.append({"credit_code": where["credit_code"], "kind": "shareholder",
                               "related_external_id": person["external_id"],
                               "share": Decimal(str(round(rng.uniform(0.3, 0.6), 4)))})
+    # Municipal units that co-handle the seed reply (承办单位), so that a handling-unit officer can be bound to
+    # one. Drawn from their own generator so that every record above stays as it was for the same seed.
+    unit_rng = random.Random(seed + 1)
+    for name_zh, name_en in HANDLING_UNITS:
+        orgs.append({
+            "credit_code": make_credit_code("11", ref.DISTRICTS["黄浦区"], f"{unit_rng.randrange(10**8):08d}"),
+            "name_zh": f"{name_zh}（演示）", "name_en": f"{name_en} (synthetic)", "kind": "government",
+            "district": "黄浦区", "address": f"上海市黄浦区{unit_rng.choice(ROADS)}{unit_rng.randint(1, 2999)}号",
+            "industry_section": "S", "industry_division": "92", "ownership": "state_owned",
+            "state_level": "municipal", "founded_date": None, "is_synthetic": True,
+        })
     return DemoData(records={"organisations": orgs, "people": people, "facts": facts, "qualifications": quals},
                     relations=relations)
 
