@@ -51,7 +51,7 @@ def test_enterprise_user_sees_own_organisation_but_not_another(desktop):
 def test_language_switch_is_remembered(desktop):
     page = desktop
     log_in(page, "demo_commission")
-    page.get_by_role("link", name="English").click()
+    page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("h1").inner_text().startswith("Welcome")
@@ -65,7 +65,7 @@ def test_language_switch_is_remembered(desktop):
     page.locator("[data-chart-ready=true]").wait_for()
     assert page.get_by_role("heading", name="Facts over the years").is_visible()
     shot(page, "05b-organisation-360-en")
-    page.get_by_role("link", name="中文").click()
+    page.get_by_role("button", name="中文").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert page.get_by_role("heading", name="历年数据").is_visible()

@@ -10,9 +10,12 @@ from decimal import Decimal
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from kechuang.accounts import service as accounts
+from kechuang.accounts.models import UserAccount
 from kechuang.accounts.schemas import UserCreate
+from kechuang.core.audit import AuditEntry
 from kechuang.core.auth import SYSTEM, Role
 from kechuang.registry import service as registry_service
 from kechuang.registry.models import Affiliation, OrganisationRelation, Qualification
@@ -165,6 +168,26 @@ def test_log_in_flow_with_csrf_and_no_account_enumeration(app, session):
     out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_header_language_switch_posts_with_csrf_and_is_remembered_on_the_account(app, session):
+    user = accounts.create_user(session, SYSTEM, UserCreate(username="sun.li", display_name="孙丽", password=PASSWORD,
+                                                            role=Role.AUDITOR))
+    client = TestClient(app, headers=HTML)
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "sun.li", "password": PASSWORD, "csrf_token": token})
+    home = client.get("/")
+    assert 'action="/lang/en"' in home.text and 'href="/lang/en' not in home.text  # a form, not a link
+    assert client.post("/lang/en", data={"next": "/"}, follow_redirects=False).status_code == 403  # no CSRF
+    before = session.scalar(select(func.count()).select_from(AuditEntry))
+    client.get("/lang/en?next=/", follow_redirects=False)  # the plain link switches the cookie, writes nothing
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
+    assert session.get(UserAccount, user.id).language == "zh"
+    r = client.post("/lang/en", data={"next": "/", "csrf_token": _csrf(home.text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/" and "lang=en" in r.headers["set-cookie"]
+    session.expire_all()
+    assert session.get(UserAccount, user.id).language == "en"
+    assert "Welcome" in client.get("/").text
 
 
 def test_log_in_is_throttled_with_a_clear_message(app, session):

@@ -19,7 +19,9 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kechuang.accounts.models import ApiToken, LoginAttempt, LoginSession, UserAccount, public_fields
 from kechuang.accounts.schemas import RoleUpdate, TokenRead, UserCreate, UserRead
@@ -433,6 +435,23 @@ def _usable(user: UserAccount | None) -> bool:
     return user is not None and user.is_active and (not user.is_demo or settings.demo_mode)
 
 
+def _touch(session: Session, model: type[LoginSession] | type[ApiToken], row_id: int, column: str,
+           now: datetime) -> None:
+    """Best-effort "last seen / last used" stamp: a conditional UPDATE in a savepoint that is skipped when the
+    database is busy (SQLite refuses a read transaction's upgrade to a writer while another request commits;
+    a missed stamp is harmless, a failed page is not). Concurrent requests write it at most once."""
+    col = getattr(model, column)
+    try:
+        with session.begin_nested():
+            session.execute(update(model).where(model.id == row_id, (col.is_(None)) | (col <= now - TOUCH_EVERY))
+                            .values({column: now}).execution_options(synchronize_session=False))
+    except OperationalError:
+        return
+    obj = session.get(model, row_id)
+    if obj is not None:
+        set_committed_value(obj, column, now)
+
+
 def resolve_session(session: Session, token: str) -> tuple[LoginSession, UserAccount] | None:
     """The live session and its user for a cookie token, or ``None`` (unknown, expired, idle, revoked)."""
     if not token or len(token) > 256:
@@ -448,8 +467,7 @@ def resolve_session(session: Session, token: str) -> tuple[LoginSession, UserAcc
     if not _usable(user):
         return None
     if _aware(row.last_seen_at) + TOUCH_EVERY <= now:
-        row.last_seen_at = now
-        session.flush()
+        _touch(session, LoginSession, row.id, "last_seen_at", now)
     return row, user
 
 
@@ -584,8 +602,7 @@ def principal_for_token(session: Session, plaintext: str, request_id: str | None
     if not _usable(user):
         return None
     if row.last_used_at is None or _aware(row.last_used_at) + TOUCH_EVERY <= now:
-        row.last_used_at = now
-        session.flush()
+        _touch(session, ApiToken, row.id, "last_used_at", now)
     return principal_for(user, request_id, client_addr, frozenset(row.scopes or []))  # type: ignore[arg-type]
 
 

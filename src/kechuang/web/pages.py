@@ -6,7 +6,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from fastapi.routing import iter_route_contexts
 
@@ -132,13 +132,25 @@ def pillar(request: Request, principal: CurrentPrincipal, key: str):
                                            "is_live": lambda url: _live(request, url)}, principal=principal)
 
 
-@router.get("/lang/{code}")
-def switch_language(request: Request, session: DbSession, code: str, next: str | None = None):
-    """Switch the interface language (remembered in the ``lang`` cookie, and on the account when logged in)."""
+def _language_response(code: str, next_url: str | None) -> tuple[str, RedirectResponse]:
     locale = i18n.normalize_locale(code)
-    response = RedirectResponse(safe_next(_strip_lang(next)), status_code=303)
+    response = RedirectResponse(safe_next(_strip_lang(next_url)), status_code=303)
     response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True,
                         secure=settings.cookie_secure)
+    return locale, response
+
+
+@router.get("/lang/{code}")
+def switch_language_link(code: str, next: str | None = None):
+    """Switch the interface language for this browser (the ``lang`` cookie); a plain link, so it writes
+    nothing else. The header's switch posts to the same address and is also remembered on the account."""
+    return _language_response(code, next)[1]
+
+
+@router.post("/lang/{code}")
+def switch_language(request: Request, session: DbSession, code: str, next: Annotated[str | None, Form()] = None):
+    """Switch the interface language (the ``lang`` cookie, and remembered on the account when logged in)."""
+    locale, response = _language_response(code, next)
     principal = getattr(request.state, "web_principal", None)
     if principal is not None and principal.user_id is not None:
         with suppress(AppError):  # e.g. a token without the accounts scope: the cookie still switches
