@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from kechuang import __version__
+from kechuang.config import settings
 from kechuang.core.errors import AppError, FieldError, ValidationFailed
 from kechuang.core.i18n import N_, get_locale, normalize_locale, set_locale
 from kechuang.core.web_security import CsrfMiddleware
@@ -80,9 +85,39 @@ def error_response(request: Request, exc: AppError):
     return JSONResponse(exc.to_dict(get_locale()), status_code=exc.status_code)
 
 
+# Jobs the web process runs in the background: (interval in seconds, "module:function"). Each runs once at
+# start-up and then every interval, in a worker thread; a failure is logged and retried at the next interval.
+PERIODIC_JOBS: list[tuple[int, str]] = [
+    (3600, "kechuang.accounts.jobs:seal_finished_days"),  # daily Merkle roots of the audit log
+]
+
+
+async def _run_periodically(interval: int, target: str) -> None:
+    module_name, _, func_name = target.partition(":")
+    job = getattr(importlib.import_module(module_name), func_name)
+    while True:
+        try:
+            await run_in_threadpool(job)
+        except Exception:  # a background job must not take the web process down
+            log.exception("periodic job %s failed", target)
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the periodic jobs with the server (not under the test client), stop them on shutdown."""
+    tasks = [asyncio.create_task(_run_periodically(i, t)) for i, t in PERIODIC_JOBS] if settings.run_jobs else []
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 def create_app() -> FastAPI:
     """The kechuang web application."""
     app = FastAPI(
+        lifespan=lifespan,
         title="kechuang API",
         version=__version__,
         description="kechuang (科创): science-and-technology innovation platform. JSON API; errors share one "

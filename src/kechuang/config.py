@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     port: int = 8000
     cookie_secure: bool = Field(default=False, description="Set the Secure flag on cookies (true behind TLS).")
     sqlite_busy_timeout_ms: int = 10_000
+    run_jobs: bool = Field(default=True, description="Run the periodic jobs (e.g. sealing the audit log's daily "
+                           "Merkle roots) inside the web process; false when an external scheduler runs them.")
     log_level: str = "INFO"
 
 
