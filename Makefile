@@ -12,8 +12,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 
+# The demo serves the AI for Science leaderboards too, so `make run` installs the `science` extra (the
+# built-in tasks' data ship inside those packages).
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) -e .
+	$(PIP) -e '.[science]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
