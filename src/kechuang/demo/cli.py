@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import exists, select
 
-from kechuang.core.auth import SYSTEM
+from kechuang.core.auth import ROLE_LABELS, SYSTEM, Role
 from kechuang.core.errors import ValidationFailed
 from kechuang.core.i18n import _
 from kechuang.db import session_scope
@@ -104,7 +104,7 @@ def logins_cmd():
         return
     table = Table(title=_("Demo log-ins (synthetic data; demo mode only)"))
     for label in (_("Role"), _("Username"), _("Password"), _("Bound to")):
-        table.add_column(label)
+        table.add_column(label, no_wrap=label != _("Bound to"))
     for login in logins:
-        table.add_row(str(login.role), login.username, login.password, login.bound_to or "")
-    console.print(table)
+        table.add_row(_(ROLE_LABELS[Role(login.role)]), login.username, login.password, login.bound_to or "")
+    Console(width=max(console.width, 110)).print(table)  # full usernames and passwords even when piped
