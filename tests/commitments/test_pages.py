@@ -82,3 +82,25 @@ def test_progress_by_unit_filters_commitments(client_as, reply_id):
     assert 'id="by-unit"' in page and "市人才局" in page
     assert "配合市教委，结合新工科" in page
     assert "加快研究研发准备金制度" not in page  # a 市国资委 commitment
+
+
+def test_handling_unit_sees_forms_only_for_its_commitments_and_posts_status(session, client_as, reply_id):
+    from tests.factories import make_organisation
+
+    edu = make_organisation(session, kind="government", name_zh="上海市教育委员会（演示）")
+    c = client_as(principal(Role.HANDLING_UNIT, organisation_id=edu.id))
+    c.headers["accept"] = "text/html"
+    page = c.get(f"/commitments/replies/{reply_id}")
+    commitments = session.scalars(select(Commitment).where(Commitment.reply_id == reply_id)).all()
+    own = {x.id for x in commitments if "市教委" in x.co_units}
+    forms = {int(m) for m in re.findall(r'action="/commitments/commitments/(\d+)/status"', page.text)}
+    assert forms == own and "/links" not in page.text  # status updates only; linking stays with the office
+    target = min(own)
+    r = c.post(f"/commitments/commitments/{target}/status", follow_redirects=False,
+               data={"status": "in_progress", "note": "", "evidence": "", "csrf_token": _csrf(page.text)})
+    assert r.status_code == 303
+    assert session.get(Commitment, target).status == "in_progress"
+    other = next(x.id for x in commitments if x.id not in own)
+    api = client_as(principal(Role.HANDLING_UNIT, organisation_id=edu.id))
+    refused = api.post(f"/api/v1/commitments/commitments/{other}/status", json={"status": "in_progress"})
+    assert refused.status_code == 403
