@@ -94,7 +94,8 @@ def generate(n_contracts: int, n_achievements: int, seed: int = 11) -> dict[str,
                           "company_is_new": (i % 8 == 2) if mode == "equity" else None,
                           "social_capital_fen": rng.randint(0, 10**10) if mode == "equity" else 0,
                           "price_fen": rng.randint(0, 10**9), "state": "completed", "completed_date": completed,
-                          "valuation_required": False, "conflicts_declared": True, "is_synthetic": True})
+                          "valuation_required": False, "conflicts_declared": True,
+                          "no_improper_gain_declared": True, "is_synthetic": True})
     for i in range(n_achievements // 20):
         applications.append({"achievement_id": 1 + i, "organisation_id": 1 + i % n_inst,
                              "applicant_person_id": 1 + i % 20000, "kind": "full_ownership",

@@ -105,7 +105,8 @@ def test_transfer_missing_steps_over_http(session, client_as):
     r = tto().post(f"/api/v1/transfer/transfers/{tid}/sign")
     assert r.status_code == 409
     tto().patch(f"/api/v1/transfer/transfers/{tid}/evidence", json={
-        "auction_record": "拍卖公告 2024-01", "decision_record": "会议纪要", "conflicts_declared": True})
+        "auction_record": "拍卖公告 2024-01", "decision_record": "会议纪要", "conflicts_declared": True,
+        "no_improper_gain_declared": True})
     assert tto().post(f"/api/v1/transfer/transfers/{tid}/sign").json()["state"] == "signed"
     assert tto().post(f"/api/v1/transfer/transfers/{tid}/complete").json()["state"] == "completed"
     assert client_as(w.enterprise).get(f"/api/v1/transfer/transfers/{tid}").status_code == 200  # counterparty

@@ -236,7 +236,8 @@ def test_transfer_cannot_sign_or_complete_while_steps_are_missing(session):
     assert "from 'draft' to 'completed': allowed only from signed." in msg(exc)
     # notices too short and ending after signing
     service.record_evidence(session, w.tto_a, t.id, TransferEvidence(
-        decision_record="校长办公会纪要 2024-05", conflicts_declared=True, market_name="上海技术交易所",
+        decision_record="校长办公会纪要 2024-05", conflicts_declared=True,
+        no_improper_gain_declared=True, market_name="上海技术交易所",
         unit_notice_start_date=date(2024, 6, 1), unit_notice_end_date=date(2024, 6, 5),
         market_notice_start_date=date(2024, 6, 1), market_notice_end_date=date(2024, 7, 10)))
     with pytest.raises(Conflict) as exc:
@@ -262,7 +263,8 @@ def test_equity_needs_valuation_and_listing_auction_records(session):
     t = _transfer(session, w, achievement(session, w), mode="equity", licence_type=None, licence_term_years=None,
                   territory=None, equity_share=D("0.2"), company_is_new=True, social_capital_fen=50_000_000_00,
                   pricing_route="listing")
-    service.record_evidence(session, w.tto_a, t.id, TransferEvidence(decision_record="党委会", conflicts_declared=True))
+    service.record_evidence(session, w.tto_a, t.id, TransferEvidence(decision_record="党委会", conflicts_declared=True,
+                                                                     no_improper_gain_declared=True))
     with pytest.raises(Conflict) as exc:
         service.sign_transfer(session, w.tto_a, t.id)
     assert "listing record" in msg(exc) and "valuation report" in msg(exc)

@@ -182,6 +182,7 @@ class Transfer(Base):
     valuation_fen: Mapped[int | None] = mapped_column(BigInteger)
     decision_record: Mapped[str | None] = mapped_column(String(300))  # 决策程序: meeting minutes reference
     conflicts_declared: Mapped[bool] = mapped_column(default=False)
+    no_improper_gain_declared: Mapped[bool] = mapped_column(default=False)  # 未牟取非法利益 (国发〔2016〕16号)
     state: Mapped[str] = mapped_column(String(20), index=True, default="draft")
     signed_date: Mapped[date | None] = mapped_column(index=True)
     completed_date: Mapped[date | None] = mapped_column(index=True)

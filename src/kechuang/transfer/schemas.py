@@ -182,6 +182,7 @@ class TransferEvidence(BaseModel):
     valuation_fen: int | None = Field(None, ge=0)
     decision_record: str | None = Field(None, max_length=300)
     conflicts_declared: bool | None = None
+    no_improper_gain_declared: bool | None = None
 
 
 class TransferRead(TransferCreate, TransferEvidence):

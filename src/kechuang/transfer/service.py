@@ -826,6 +826,8 @@ def missing_steps(t: Transfer, signing_on: date | None = None) -> list[str]:
         missing.append(N_("valuation report"))
     if t.mode != "self_implementation" and not t.conflicts_declared:
         missing.append(N_("declaration of conflicts of interest"))
+    if t.mode != "self_implementation" and not t.no_improper_gain_declared:
+        missing.append(N_("declaration of no improper gain"))
     return list(dict.fromkeys(missing))
 
 
