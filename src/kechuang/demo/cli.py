@@ -76,6 +76,9 @@ def load_cmd(
                 from kechuang.science import demo as science_demo
 
                 science_demo.load(session)
+                from kechuang.policy import versions as policy_versions
+
+                policy_versions.sync_library(session)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None

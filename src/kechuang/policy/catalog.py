@@ -1,8 +1,9 @@
 """Which policies are in force: the parsed policies valid on a date.
 
-Published policy versions live in the database (table ``policy_version``) once the shipped library
-has been synced in; before that (or for a database without the table), the shipped library directory
-is the catalogue.
+The published policy versions in the database (table ``policy_version``, see
+:mod:`kechuang.policy.versions`) are the catalogue once the shipped library has been synced in
+(``kechuang policy sync-library``, also run by ``demo load``); a database without any published
+version falls back to the shipped library directory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from kechuang.policy.language import LIBRARY_DIR, Policy, load_directory
+from kechuang.policy.version_models import PolicyVersion
 
 
 @lru_cache(maxsize=4)
@@ -33,6 +35,20 @@ def in_force(policy: Policy, as_of: date) -> bool:
     return policy.valid_from <= as_of and (policy.valid_to is None or as_of <= policy.valid_to)
 
 
+def active_versions(session: Session | None, as_of: date) -> list[tuple[Policy, PolicyVersion | None]]:
+    """The policies in force on ``as_of`` with their published version (``None`` when the catalogue
+    is the shipped library because the database holds no published version), in id order."""
+    from kechuang.policy import versions
+
+    pairs: list[tuple[Policy, PolicyVersion | None]]
+    published = versions.published_versions(session) if session is not None else []
+    if published:
+        pairs = [(versions.parse_version(v), v) for v in published]
+    else:
+        pairs = [(p, None) for p in library_policies()]
+    return sorted(((p, v) for p, v in pairs if in_force(p, as_of)), key=lambda pv: pv[0].id)
+
+
 def active_policies(session: Session | None, as_of: date) -> list[Policy]:
     """The parsed policies in force on ``as_of``, in id order."""
-    return sorted((p for p in library_policies() if in_force(p, as_of)), key=lambda p: p.id)
+    return [p for p, _ in active_versions(session, as_of)]

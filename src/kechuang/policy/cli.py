@@ -115,3 +115,25 @@ def eval_cmd(
         f"{int(elig.fill_null(False).sum())} eligible, {int(elig.null_count())} unknown; "
         f"total {int(result.long['amount_fen'].fill_null(0).sum())} fen; "
         f"{time.perf_counter() - t0:.2f} s → {out}", markup=False)
+
+
+@app.command("sync-library")
+def sync_library_cmd(
+    directory: Path = typer.Option(None, "--dir", help="Policy directory (default: the shipped library)."),
+    execute: bool = typer.Option(False, "--execute", help="Write; without it, show what would change."),
+):
+    """Bring the shipped policy library into the database as versions (idempotent)."""
+    from kechuang.core.auth import SYSTEM
+    from kechuang.db import session_scope
+    from kechuang.policy import versions
+    from kechuang.policy.language import LIBRARY_DIR
+
+    with session_scope() as session:
+        result = versions.sync_library(session, SYSTEM, directory or LIBRARY_DIR)
+        console.print(f"published {len(result.published)}: {', '.join(result.published) or '-'}", markup=False)
+        console.print(f"drafted {len(result.drafted)} (an officer's edit is in force): "
+                      f"{', '.join(result.drafted) or '-'}", markup=False)
+        console.print(f"unchanged {len(result.unchanged)}", markup=False)
+        if not execute:
+            session.rollback()
+            console.print("Dry run: nothing was written. Add --execute to write.", markup=False)
