@@ -1214,3 +1214,53 @@ def can_manage(principal: Principal) -> bool:
     """Whether ``principal`` manages an institution's transfer records."""
     return has(principal, MANAGE)
 
+
+
+# ---------------------------------------------------------------- page helpers (read-only)
+def achievement_overview(session: Session, principal: Principal, achievement_id: int) -> dict[str, Any]:
+    """An achievement with what ``principal`` may see of it: ledger entries and valuations, 赋权 applications,
+    transfers, contracts and income events (each list scoped like its own listing)."""
+    ach = access_achievement_by_id(session, principal, achievement_id)
+    entries = list(session.scalars(readable_ledger(principal).where(LedgerEntry.achievement_id == ach.id)
+                                   .order_by(LedgerEntry.id)))
+    valuations = list(session.scalars(select(ValuationEvent).where(
+        ValuationEvent.ledger_entry_id.in_([e.id for e in entries])).order_by(ValuationEvent.valuation_date))) \
+        if entries else []
+    return {
+        "achievement": ach, "ledger": entries, "valuations": valuations,
+        "applications": list(session.scalars(readable_applications(principal).where(
+            EmpowermentApplication.achievement_id == ach.id).order_by(EmpowermentApplication.id.desc()))),
+        "transfers": list(session.scalars(readable_transfers(principal).where(
+            Transfer.achievement_id == ach.id).order_by(Transfer.id.desc()))),
+        "contracts": list(session.scalars(readable_contracts(principal).where(
+            TechnologyContract.achievement_id == ach.id).order_by(TechnologyContract.id.desc()))),
+        "income": list(session.scalars(readable_income(principal).where(
+            IncomeEvent.achievement_id == ach.id).order_by(IncomeEvent.id.desc()))),
+    }
+
+
+def names(session: Session, org_ids: Iterable[int | None] = (), person_ids: Iterable[int | None] = ()
+          ) -> tuple[dict[int, Organisation], dict[int, Person]]:
+    """Organisations and people by id (for labels on pages), in two queries."""
+    o = {i for i in org_ids if i}
+    p = {i for i in person_ids if i}
+    orgs = {x.id: x for x in session.scalars(select(Organisation).where(Organisation.id.in_(o)))} if o else {}
+    people = {x.id: x for x in session.scalars(select(Person).where(Person.id.in_(p)))} if p else {}
+    return orgs, people
+
+
+def achievements_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Achievement]:
+    """Achievements by id (titles for lists already scoped by their own readable statement)."""
+    wanted = {i for i in ids if i}
+    return {a.id: a for a in session.scalars(select(Achievement).where(Achievement.id.in_(wanted)))} if wanted else {}
+
+
+def agreements(session: Session, principal: Principal) -> list[EmpowermentApplication]:
+    """Approved 赋权 applications visible to ``principal`` (for a researcher: their own agreements)."""
+    return list(session.scalars(readable_applications(principal).where(
+        EmpowermentApplication.state == "approved").order_by(EmpowermentApplication.decision_date.desc())))
+
+
+def can_register(principal: Principal) -> bool:
+    """Whether ``principal`` acts as the contract registration body."""
+    return has(principal, REGISTER)

@@ -58,7 +58,44 @@
       ]
     };
   }
-  var builders = { facts: factsOption, status: statusOption, indicators: indicatorsOption };
+  function transferYearsOption(d, el) {
+    // Results transfer: contract turnover and technical amount (亿元, bars) with year-on-year growth (%, line).
+    var narrow = el && el.clientWidth < 560;
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#1747a6", "#0f766e", "#d97706"],
+      tooltip: { trigger: "axis" },
+      legend: { top: 0, itemGap: narrow ? 8 : 16 },
+      grid: { left: 8, right: 8, top: narrow ? 84 : 48, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: d.years },
+      yAxis: [
+        { type: "value", name: d.labels.money_axis, nameTextStyle: { align: "left" } },
+        { type: "value", name: d.labels.pct_axis, splitLine: { show: false } }
+      ],
+      series: [
+        { name: d.labels.turnover, type: "bar", data: d.turnover, barMaxWidth: 28 },
+        { name: d.labels.technical, type: "bar", data: d.technical, barMaxWidth: 28 },
+        { name: d.labels.yoy, type: "line", yAxisIndex: 1, data: d.yoy, smooth: true, symbolSize: 7 }
+      ]
+    };
+  }
+  function transferTypesOption(d) {
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#94a3b8", "#1747a6"],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "value", name: d.labels.money_axis },
+      yAxis: { type: "category", data: d.types, inverse: true },
+      series: [
+        { name: d.labels.previous, type: "bar", data: d.type_previous, barMaxWidth: 14 },
+        { name: d.labels.current, type: "bar", data: d.type_values, barMaxWidth: 14 }
+      ]
+    };
+  }
+  var builders = { facts: factsOption, status: statusOption, indicators: indicatorsOption,
+                   transferYears: transferYearsOption, transferTypes: transferTypesOption };
   function init() {
     if (!window.echarts) { return; }
     document.querySelectorAll("[data-chart]").forEach(function (el) {

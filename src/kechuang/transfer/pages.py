@@ -1,0 +1,787 @@
+"""Results-transfer pages (thin; every rule and scope is in ``service``): TTO workbench with the 单列管理
+ledger, achievement detail, 赋权 applications (notice, objections, decision), the researcher's page, transfer
+detail with the 尽职免责 dossier (and its printable version), technology-contract registration, income and
+its split, and the statistics dashboard with drill-down. Templates: ``templates/transfer/``."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+
+from kechuang.core.auth import Principal, Role
+from kechuang.core.deps import DbSession, requires
+from kechuang.core.errors import AppError, FieldError, NotFound, ValidationFailed
+from kechuang.core.i18n import N_, gettext
+from kechuang.core.pagination import PageParams
+from kechuang.core.permissions import has
+from kechuang.core.tabular import XLSX_MEDIA
+from kechuang.transfer import dossier as dossier_mod
+from kechuang.transfer import params, service, stats
+from kechuang.transfer.models import AchievementMember, IncomeEvent, TechnologyContract
+from kechuang.transfer.schemas import (
+    ApplicationCreate,
+    ContractCreate,
+    IncomeIn,
+    ObjectionIn,
+    PaymentIn,
+    TransferCreate,
+    TransferEvidence,
+)
+from kechuang.web.pageutil import field_errors, pages_router, redirect
+from kechuang.web.templating import NavItem, format_date, format_money, org_name, register_nav, render
+
+router = pages_router(prefix="/transfer")
+
+Reader = Annotated[Principal, Depends(requires(service.READ))]
+Manager = Annotated[Principal, Depends(requires(service.MANAGE))]
+Applicant = Annotated[Principal, Depends(requires(service.APPLY))]
+ContractWriter = Annotated[Principal, Depends(requires(service.CONTRACT_WRITE))]
+Registrar = Annotated[Principal, Depends(requires(service.REGISTER))]
+StatsReader = Annotated[Principal, Depends(requires(service.STATS))]
+
+# The pillar's label: this entry takes the place of the "Talent & transfer" overview in the navigation.
+register_nav(NavItem("transfer", N_("Talent & transfer"), "/transfer", service.READ, order=12))
+
+STATES = {
+    "draft": N_("Draft"), "submitted": N_("Submitted"), "tto_review": N_("TTO review"), "notice": N_("Public notice"),
+    "approved": N_("Approved"), "rejected": N_("Rejected"), "signed": N_("Signed"), "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"), "registered": N_("Registered"), "refused": N_("Refused"),
+}
+PARTIES = {"member": N_("Team member"), "department": N_("Department"), "institution": N_("Institution")}
+INSTITUTION_TYPES = {"university": N_("University"), "research_institute": N_("Research institute"),
+                     "new_rd_institution": N_("New R&D institution"), "hospital": N_("Hospital"),
+                     "enterprise": N_("Enterprise")}
+VOCAB = {"kinds": service.ACHIEVEMENT_KINDS, "stages": service.LEDGER_STAGES, "app_kinds": service.APPLICATION_KINDS,
+         "modes": service.TRANSFER_MODES, "licence_types": service.LICENCE_TYPES, "routes": service.PRICING_ROUTES,
+         "categories": service.CONTRACT_CATEGORIES, "states": STATES, "parties": PARTIES,
+         "methods": service.VALUATION_METHODS, "dossier_status": dossier_mod.STATUS_LABELS,
+         "institution_types": INSTITUTION_TYPES}
+
+
+# ---------------------------------------------------------------- form parsing
+def _fen(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> int | None:
+    """An amount typed in yuan ("1,234.56") as integer fen; a field error when it is not one."""
+    text = (value or "").replace(",", "").replace("，", "").strip()
+    if not text:
+        if required:
+            errors.append(FieldError(name, N_("This field is required.")))
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        errors.append(FieldError(name, N_("Enter an amount in yuan, e.g. 12500.50."), value=value))
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        errors.append(FieldError(name, N_("At most two decimals (fen)."), value=value))
+        return None
+    return int(amount * 100)
+
+
+def _date(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> date | None:
+    text = (value or "").strip()
+    if not text:
+        if required:
+            errors.append(FieldError(name, N_("This field is required.")))
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(FieldError(name, N_("Enter a date as YYYY-MM-DD."), value=value))
+        return None
+
+
+def _int(value: str | None, name: str, errors: list[FieldError]) -> int | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        errors.append(FieldError(name, N_("Enter a whole number."), value=value))
+        return None
+
+
+def _share(value: str | None, name: str, errors: list[FieldError]) -> Decimal | None:
+    """A percentage typed as 30 or 30% as a fraction 0.3."""
+    text = (value or "").replace("%", "").strip()
+    if not text:
+        return None
+    try:
+        pct = Decimal(text)
+    except InvalidOperation:
+        errors.append(FieldError(name, N_("Enter a percentage, e.g. 30."), value=value))
+        return None
+    if not 0 <= pct <= 100:
+        errors.append(FieldError(name, N_("A percentage is between 0 and 100."), value=value))
+        return None
+    return (pct / 100).quantize(Decimal("0.0001"))
+
+
+def _check(errors: list[FieldError]) -> None:
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def _form_errors(exc: AppError) -> dict[str, list[str]]:
+    """Field errors for a form; pydantic's nested names (``payments.0.amount_fen``) map to the form field."""
+    out: dict[str, list[str]] = {}
+    for k, v in field_errors(exc).items():
+        out.setdefault(k.split(".")[0], []).extend(v)
+    return out
+
+
+def _ctx(**kw: Any) -> dict[str, Any]:
+    return {"active_nav": "transfer", "v": VOCAB, **kw}
+
+
+def _synthetic(*groups: Any) -> bool:
+    return any(getattr(x, "is_synthetic", False) for g in groups for x in (g if isinstance(g, list | tuple) else [g]))
+
+
+# ---------------------------------------------------------------- workbench
+@router.get("")
+def workbench(request: Request, session: DbSession, principal: Reader, stage: str | None = None,
+              state: str | None = None):
+    """TTO workbench: the 单列管理 ledger, the 赋权 queue, transfers, contracts, income (own institution for a
+    TTO officer; everything read-only for the commission). Researchers go to their own page."""
+    if principal.role is Role.RESEARCHER:
+        return RedirectResponse("/transfer/me", status_code=303)
+    ledger = service.ledger_rows(session, principal) if principal.role is not Role.ENTERPRISE else []
+    by_stage: dict[str, dict[str, int]] = {}
+    for r in ledger:
+        s = by_stage.setdefault(r["stage"], {"count": 0, "book": 0})
+        s["count"] += 1
+        s["book"] += r["book_value_fen"]
+    shown = [r for r in ledger if not stage or r["stage"] == stage]
+    apps = service.list_applications(session, principal, state)
+    transfers = service.list_transfers(session, principal)
+    contracts = service.list_contracts(session, principal)
+    income = service.list_income(session, principal)
+    orgs, people = service.names(
+        session, [r["organisation_id"] for r in shown[:200]] + [a.organisation_id for a in apps]
+        + [t.organisation_id for t in transfers] + [t.counterparty_organisation_id for t in transfers]
+        + [c.seller_organisation_id for c in contracts] + [c.buyer_organisation_id for c in contracts],
+        [a.applicant_person_id for a in apps])
+    achs = service.achievements_by_id(session, [a.achievement_id for a in apps] + [t.achievement_id for t in transfers]
+                                      + [i.achievement_id for i in income])
+    return render(request, "transfer/workbench.html", _ctx(
+        title=N_("Technology transfer"), ledger=shown[:200], ledger_total=len(shown), by_stage=by_stage,
+        stage=stage, state=state, apps=apps, transfers=transfers[:100], contracts=contracts[:100],
+        income=income[:100], orgs=orgs, people=people, achs=achs,
+        may_manage=service.can_manage(principal), may_register=service.can_register(principal),
+        may_write_contract=has(principal, service.CONTRACT_WRITE), may_stats=has(principal, service.STATS),
+        synthetic=_synthetic(transfers, contracts, apps),
+        queue=[a for a in apps if a.state in ("submitted", "tto_review", "notice")],
+        missing={t.id: service.missing_steps(t) for t in transfers[:100] if t.state in ("draft", "signed")}),
+        principal=principal)
+
+
+@router.get("/ledger.xlsx")
+def ledger_xlsx(session: DbSession, principal: Reader):
+    """The 单列管理 ledger as XLSX (own institution for a TTO officer)."""
+    return Response(service.export_ledger_xlsx(session, principal), media_type=XLSX_MEDIA,
+                    headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
+
+
+# ---------------------------------------------------------------- achievements
+def _achievement_page(request: Request, session, principal: Principal, achievement_id: int,
+                      errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                      form: str | None = None, status_code: int = 200):
+    o = service.achievement_overview(session, principal, achievement_id)
+    a = o["achievement"]
+    orgs, people = service.names(
+        session, [x.organisation_id for x in a.owners] + [t.counterparty_organisation_id for t in o["transfers"]]
+        + [c.buyer_organisation_id for c in o["contracts"]] + [x.organisation_id for x in o["ledger"]],
+        [m.person_id for m in a.members] + [x.applicant_person_id for x in o["applications"]])
+    on_team = principal.person_id is not None and any(m.person_id == principal.person_id for m in a.members)
+    counterparties = []
+    if service.can_manage(principal):
+        from kechuang.registry.models import Organisation
+
+        counterparties = [(x.id, org_name(x)) for x in session.scalars(
+            select(Organisation).where(Organisation.kind == "enterprise").order_by(Organisation.id).limit(200))]
+    return render(request, "transfer/achievement.html", _ctx(
+        title=a.title, o=o, a=a, orgs=orgs, people=people, errors=errors or {}, values=values or {}, form=form,
+        may_apply=has(principal, service.APPLY) and on_team and not a.is_classified,
+        may_manage=service.can_manage(principal) and any(x.organisation_id == principal.organisation_id
+                                                          for x in a.owners),
+        counterparties=counterparties, synthetic=a.is_synthetic,
+        min_years=params.value("empowerment.use_right_min_years", service.today())), status_code=status_code,
+        principal=principal)
+
+
+@router.get("/achievements/{achievement_id}")
+def achievement_page(request: Request, session: DbSession, principal: Reader, achievement_id: int):
+    """An achievement: owners, team, ledger entry and valuations, applications, transfers, contracts, income."""
+    return _achievement_page(request, session, principal, achievement_id)
+
+
+@router.post("/achievements/{achievement_id}/applications")
+def apply_post(request: Request, session: DbSession, principal: Applicant, achievement_id: int,
+               organisation_id: Annotated[int, Form()], kind: Annotated[str, Form()],
+               ownership_share: Annotated[str, Form()] = "", use_right_years: Annotated[str, Form()] = "",
+               agreed_income_share: Annotated[str, Form()] = ""):
+    """A researcher applies for 赋权: the application is drafted and submitted (eligibility checked)."""
+    values = {"organisation_id": organisation_id, "kind": kind, "ownership_share": ownership_share,
+              "use_right_years": use_right_years, "agreed_income_share": agreed_income_share}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            data = {"achievement_id": achievement_id, "organisation_id": organisation_id, "kind": kind,
+                    "ownership_share": _share(ownership_share, "ownership_share", errors),
+                    "use_right_years": _int(use_right_years, "use_right_years", errors),
+                    "agreed_income_share": _share(agreed_income_share, "agreed_income_share", errors)}
+            _check(errors)
+            app = service.create_application(session, principal, ApplicationCreate(**data))
+            service.submit_application(session, principal, app.id)
+    except AppError as exc:
+        return _achievement_page(request, session, principal, achievement_id, _form_errors(exc), values, "apply",
+                                 exc.status_code)
+    return redirect(f"/transfer/applications/{app.id}")
+
+
+@router.post("/achievements/{achievement_id}/transfers")
+def transfer_post(request: Request, session: DbSession, principal: Manager, achievement_id: int,
+                  mode: Annotated[str, Form()], counterparty_organisation_id: Annotated[str, Form()] = "",
+                  licence_type: Annotated[str, Form()] = "", licence_term_years: Annotated[str, Form()] = "",
+                  territory: Annotated[str, Form()] = "", company_is_new: Annotated[str, Form()] = "",
+                  equity_share: Annotated[str, Form()] = "", social_capital: Annotated[str, Form()] = "",
+                  price: Annotated[str, Form()] = "", pricing_route: Annotated[str, Form()] = ""):
+    """The TTO starts a transfer of the achievement (draft)."""
+    values = {k: v for k, v in locals().items() if isinstance(v, str)}
+    try:
+        errors: list[FieldError] = []
+        data = {"achievement_id": achievement_id, "mode": mode,
+                "counterparty_organisation_id": _int(counterparty_organisation_id, "counterparty_organisation_id",
+                                                     errors),
+                "licence_type": licence_type or None,
+                "licence_term_years": _int(licence_term_years, "licence_term_years", errors),
+                "territory": territory.strip() or None,
+                "company_is_new": {"yes": True, "no": False}.get(company_is_new),
+                "equity_share": _share(equity_share, "equity_share", errors) or None,
+                "social_capital_fen": _fen(social_capital, "social_capital", errors) or 0,
+                "price_fen": _fen(price, "price", errors) or 0, "pricing_route": pricing_route or None}
+        _check(errors)
+        t = service.create_transfer(session, principal, TransferCreate(**data))
+    except AppError as exc:
+        errs = _form_errors(exc)
+        for a, b in (("price_fen", "price"), ("social_capital_fen", "social_capital")):
+            if a in errs:
+                errs[b] = errs.pop(a)
+        return _achievement_page(request, session, principal, achievement_id, errs, values, "transfer",
+                                 exc.status_code)
+    return redirect(f"/transfer/transfers/{t.id}")
+
+
+# ---------------------------------------------------------------- 赋权 applications
+def _application_page(request: Request, session, principal: Principal, application_id: int,
+                      errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                      status_code: int = 200):
+    app = service.access_application_by_id(session, principal, application_id)
+    ach = service.achievements_by_id(session, [app.achievement_id]).get(app.achievement_id)
+    orgs, people = service.names(session, [app.organisation_id], [app.applicant_person_id])
+    today = service.today()
+    objections = service.list_objections(session, principal, app.id)
+    mine = service.can_manage(principal) and (principal.is_system or app.organisation_id == principal.organisation_id)
+    return render(request, "transfer/application.html", _ctx(
+        title=gettext("赋权 application {id}", id=app.id), app=app, ach=ach, orgs=orgs, people=people,
+        objections=objections, open_objections=[o for o in objections if o.resolved_at is None],
+        may_manage=mine, today=today, errors=errors or {}, values=values or {},
+        notice_days=params.entry("empowerment.notice_days", today),
+        notice_over=app.notice_end_date is not None and today > app.notice_end_date,
+        eligibility=service.eligibility_problems(session, app, today) if app.state in ("submitted", "tto_review")
+        else [], synthetic=app.is_synthetic), status_code=status_code, principal=principal)
+
+
+@router.get("/applications/{application_id}")
+def application_page(request: Request, session: DbSession, principal: Reader, application_id: int):
+    """A 赋权 application: terms, eligibility, 公示 notice, objections, decision."""
+    return _application_page(request, session, principal, application_id)
+
+
+def _app_action(request, session, principal, application_id: int, action, values: dict[str, Any] | None = None):
+    try:
+        with session.begin_nested():
+            action()
+    except AppError as exc:
+        return _application_page(request, session, principal, application_id, _form_errors(exc), values,
+                                 exc.status_code)
+    return redirect(f"/transfer/applications/{application_id}")
+
+
+@router.post("/applications/{application_id}/review")
+def application_review(request: Request, session: DbSession, principal: Manager, application_id: int):
+    """submitted → TTO review."""
+    return _app_action(request, session, principal, application_id,
+                       lambda: service.start_review(session, principal, application_id))
+
+
+@router.post("/applications/{application_id}/notice")
+def application_notice(request: Request, session: DbSession, principal: Manager, application_id: int,
+                       notice_start_date: Annotated[str, Form()] = ""):
+    """TTO review → 公示 notice from the date it was published (default today)."""
+    def act():
+        errors: list[FieldError] = []
+        start = _date(notice_start_date, "notice_start_date", errors)
+        _check(errors)
+        service.start_notice(session, principal, application_id, on=start)
+    return _app_action(request, session, principal, application_id, act,
+                       {"notice_start_date": notice_start_date})
+
+
+@router.post("/applications/{application_id}/objections")
+def application_objection(request: Request, session: DbSession, principal: Manager, application_id: int,
+                          objector: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+                          raised_date: Annotated[str, Form()] = ""):
+    """Record an objection received during the notice."""
+    values = {"objector": objector, "reason": reason, "raised_date": raised_date}
+
+    def act():
+        errors: list[FieldError] = []
+        raised = _date(raised_date, "raised_date", errors)
+        if not objector.strip():
+            errors.append(FieldError("objector", N_("This field is required.")))
+        if not reason.strip():
+            errors.append(FieldError("reason", N_("This field is required.")))
+        _check(errors)
+        service.raise_objection(session, principal, application_id,
+                                ObjectionIn(objector=objector.strip(), reason=reason.strip(), raised_date=raised))
+    return _app_action(request, session, principal, application_id, act, values)
+
+
+@router.post("/objections/{objection_id}/resolve")
+def objection_resolve(request: Request, session: DbSession, principal: Manager, objection_id: int,
+                      application_id: Annotated[int, Form()], resolution: Annotated[str, Form()] = ""):
+    """Record how an objection was resolved."""
+    def act():
+        if not resolution.strip():
+            raise ValidationFailed(errors=[FieldError("resolution", N_("This field is required."))])
+        service.resolve_objection(session, principal, objection_id, resolution.strip())
+    return _app_action(request, session, principal, application_id, act, {"resolution": resolution})
+
+
+@router.post("/applications/{application_id}/decision")
+def application_decision(request: Request, session: DbSession, principal: Manager, application_id: int,
+                         decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = ""):
+    """Approve or reject with reasons (after the notice, no open objection)."""
+    def act():
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed(errors=[FieldError("decision", N_("Choose approve or reject."))])
+        service.decide(session, principal, application_id, decision == "approve", reason)
+    return _app_action(request, session, principal, application_id, act, {"decision": decision, "reason": reason})
+
+
+# ---------------------------------------------------------------- researcher
+@router.get("/me")
+def my_page(request: Request, session: DbSession, principal: Applicant):
+    """A researcher's own applications, agreements, team results and income ledger."""
+    apps = service.list_applications(session, principal)
+    achievements, _total = service.list_achievements(session, principal, PageParams(per_page=100))
+    ledger = service.person_ledger(session, principal, principal.person_id or -1)
+    achs = service.achievements_by_id(session, [a.achievement_id for a in apps] + [x["achievement_id"] for x in ledger])
+    orgs, _people = service.names(session, [a.organisation_id for a in apps] + [x["organisation_id"] for x in ledger])
+    applied = {a.achievement_id for a in apps if a.state not in ("rejected",)}
+    return render(request, "transfer/me.html", _ctx(
+        title=N_("My results and income"), apps=apps, agreements=[a for a in apps if a.state == "approved"],
+        achievements=achievements, ledger=ledger, ledger_total=sum(x["amount_fen"] for x in ledger), achs=achs,
+        orgs=orgs, applied=applied, synthetic=_synthetic(achievements, apps)), principal=principal)
+
+
+# ---------------------------------------------------------------- transfers and the dossier
+def _transfer_page(request: Request, session, principal: Principal, transfer_id: int,
+                   errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                   status_code: int = 200):
+    t = service.access_transfer_by_id(session, principal, transfer_id)
+    d = dossier_mod.build(session, principal, t.id)
+    orgs, _people = service.names(session, [t.organisation_id, t.counterparty_organisation_id])
+    awards = None
+    if t.mode == "equity" and t.equity_share:
+        awards = service.equity_awards(session, principal, t.id)
+        _o, people = service.names(session, [], [m["person_id"] for m in awards["members"]])
+        awards["people"] = people
+    contracts = list(session.scalars(service.readable_contracts(principal).where(
+        TechnologyContract.transfer_id == t.id)))
+    return render(request, "transfer/transfer.html", _ctx(
+        title=gettext("Transfer {id}", id=t.id), t=t, d=d, ach=d.achievement, orgs=orgs, awards=awards,
+        contracts=contracts, missing=service.missing_steps(t, service.today() if t.state == "draft" else None),
+        may_manage=service.can_manage(principal) and (principal.is_system
+                                                      or t.organisation_id == principal.organisation_id),
+        min_days=params.entry("transfer.negotiated_notice_min_days", service.today()),
+        errors=errors or {}, values=values or {}, synthetic=t.is_synthetic), status_code=status_code,
+        principal=principal)
+
+
+@router.get("/transfers/{transfer_id}")
+def transfer_page(request: Request, session: DbSession, principal: Reader, transfer_id: int):
+    """A transfer: terms, pricing route and publication, mandatory steps, equity awards, contracts."""
+    return _transfer_page(request, session, principal, transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/evidence")
+def transfer_evidence(request: Request, session: DbSession, principal: Manager, transfer_id: int,
+                      decision_record: Annotated[str, Form()] = "", market_name: Annotated[str, Form()] = "",
+                      unit_notice_start_date: Annotated[str, Form()] = "",
+                      unit_notice_end_date: Annotated[str, Form()] = "",
+                      market_notice_start_date: Annotated[str, Form()] = "",
+                      market_notice_end_date: Annotated[str, Form()] = "",
+                      listing_record: Annotated[str, Form()] = "", auction_record: Annotated[str, Form()] = "",
+                      valuation_required: Annotated[str, Form()] = "", valuation_report: Annotated[str, Form()] = "",
+                      valuation: Annotated[str, Form()] = "", conflicts_declared: Annotated[str, Form()] = "",
+                      no_improper_gain_declared: Annotated[str, Form()] = ""):
+    """Record the procedure's evidence; only fields filled in (or ticked) are changed, each change audited."""
+    values = {k: v for k, v in locals().items() if isinstance(v, str)}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            changes: dict[str, Any] = {}
+            for f in ("decision_record", "market_name", "listing_record", "auction_record", "valuation_report"):
+                if values[f].strip():
+                    changes[f] = values[f].strip()
+            for f in ("unit_notice_start_date", "unit_notice_end_date", "market_notice_start_date",
+                      "market_notice_end_date"):
+                d = _date(values[f], f, errors)
+                if d:
+                    changes[f] = d
+            fen = _fen(valuation, "valuation", errors)
+            if fen is not None:
+                changes["valuation_fen"] = fen
+            for f in ("valuation_required", "conflicts_declared", "no_improper_gain_declared"):
+                if values[f]:
+                    changes[f] = True
+            _check(errors)
+            service.record_evidence(session, principal, transfer_id, TransferEvidence(**changes))
+    except AppError as exc:
+        return _transfer_page(request, session, principal, transfer_id, _form_errors(exc), values, exc.status_code)
+    return redirect(f"/transfer/transfers/{transfer_id}#steps")
+
+
+@router.post("/transfers/{transfer_id}/{action}")
+def transfer_action(request: Request, session: DbSession, principal: Manager, transfer_id: int, action: str,
+                    reason: Annotated[str, Form()] = ""):
+    """Sign, complete or cancel a transfer (refused with the missing steps when any)."""
+    try:
+        with session.begin_nested():
+            if action == "sign":
+                service.sign_transfer(session, principal, transfer_id)
+            elif action == "complete":
+                service.complete_transfer(session, principal, transfer_id)
+            elif action == "cancel":
+                if not reason.strip():
+                    raise ValidationFailed(errors=[FieldError("reason", N_("This field is required."))])
+                service.cancel_transfer(session, principal, transfer_id, reason.strip())
+            else:
+                raise NotFound()
+    except NotFound:
+        raise
+    except AppError as exc:
+        return _transfer_page(request, session, principal, transfer_id, _form_errors(exc), {"reason": reason},
+                              exc.status_code)
+    return redirect(f"/transfer/transfers/{transfer_id}")
+
+
+def _detail(text: str, p: dict[str, Any]) -> str:
+    """A dossier detail line in the current language (dates and amounts formatted, ids translated)."""
+    out = {}
+    for k, v in p.items():
+        if isinstance(v, date):
+            out[k] = format_date(v)
+        elif k in ("price", "value") and isinstance(v, int):
+            out[k] = format_money(v)
+        elif isinstance(v, str):
+            out[k] = gettext(v)
+        else:
+            out[k] = v
+    return gettext(text, **out)
+
+
+@router.get("/transfers/{transfer_id}/dossier")
+def dossier_page(request: Request, session: DbSession, principal: Reader, transfer_id: int):
+    """The 尽职免责 dossier: each condition met or missing, with its timestamped audit evidence."""
+    d = dossier_mod.build(session, principal, transfer_id)
+    return render(request, "transfer/dossier.html", _ctx(
+        title=gettext("Due-diligence dossier of transfer {id}", id=transfer_id), d=d, detail=_detail,
+        may_audit=principal.role in (Role.COMMISSION, Role.AUDITOR), printable=False,
+        synthetic=d.transfer.is_synthetic), principal=principal)
+
+
+@router.get("/transfers/{transfer_id}/dossier/print")
+def dossier_print(request: Request, session: DbSession, principal: Reader, transfer_id: int):
+    """The dossier as a self-contained printable HTML page (print CSS; the browser saves it as PDF)."""
+    d = dossier_mod.build(session, principal, transfer_id)
+    return render(request, "transfer/dossier_print.html", _ctx(
+        title=gettext("Due-diligence dossier of transfer {id}", id=transfer_id), d=d, detail=_detail,
+        may_audit=False, printable=True))
+
+
+# ---------------------------------------------------------------- technology contracts
+def _contract_form(request: Request, session, principal: Principal, errors: dict[str, Any] | None = None,
+                   values: dict[str, Any] | None = None, status_code: int = 200):
+    from kechuang.registry.models import Organisation
+
+    buyers = list(session.scalars(select(Organisation).where(Organisation.kind == "enterprise")
+                                  .order_by(Organisation.id).limit(200)))
+    ach_options = []
+    if service.can_manage(principal):
+        ach_options, _t = service.list_achievements(session, principal, PageParams(per_page=200))
+    transfers = service.list_transfers(session, principal) if service.can_manage(principal) else []
+    return render(request, "transfer/contract_form.html", _ctx(
+        title=N_("Register a technology contract"), errors=errors or {}, values=values or {},
+        buyers=[(b.id, org_name(b)) for b in buyers], achievements=[(a.id, a.title) for a in ach_options],
+        transfers=[(t.id, f"#{t.id} · {gettext(service.TRANSFER_MODES[t.mode])}") for t in transfers[:200]]),
+        status_code=status_code, principal=principal)
+
+
+@router.get("/contracts/new")
+def contract_new(request: Request, session: DbSession, principal: ContractWriter, achievement_id: int | None = None,
+                 transfer_id: int | None = None):
+    """The seller's contract registration form (技术合同认定登记)."""
+    values: dict[str, Any] = {"signed_date": service.today().isoformat()}
+    if achievement_id:
+        values["achievement_id"] = achievement_id
+    if transfer_id:
+        t = service.access_transfer_by_id(session, principal, transfer_id)
+        values.update(transfer_id=t.id, achievement_id=t.achievement_id,
+                      buyer_organisation_id=t.counterparty_organisation_id,
+                      category={"assignment": "transfer", "licence": "licence"}.get(t.mode, "transfer"),
+                      total=f"{t.price_fen / 100:.2f}" if t.price_fen else "")
+    return _contract_form(request, session, principal, values=values)
+
+
+@router.post("/contracts")
+def contract_create(request: Request, session: DbSession, principal: ContractWriter,
+                    number: Annotated[str, Form()] = "", category: Annotated[str, Form()] = "",
+                    buyer_organisation_id: Annotated[str, Form()] = "", buyer_name: Annotated[str, Form()] = "",
+                    subject: Annotated[str, Form()] = "", signed_date: Annotated[str, Form()] = "",
+                    total: Annotated[str, Form()] = "", non_technical: Annotated[str, Form()] = "",
+                    technical: Annotated[str, Form()] = "", achievement_id: Annotated[str, Form()] = "",
+                    transfer_id: Annotated[str, Form()] = "", payment_dates: Annotated[list[str], Form()] = (),
+                    payment_amounts: Annotated[list[str], Form()] = (), submit: Annotated[str, Form()] = ""):
+    """Record the contract (the caller's organisation is the seller) and, unless saved as a draft, submit
+    it for registration. Field errors keep what was typed."""
+    values = {k: v for k, v in locals().items() if isinstance(v, str)}
+    values["payments"] = list(zip(payment_dates, payment_amounts, strict=False))
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            payments = []
+            for d, amount in zip(payment_dates, payment_amounts, strict=False):
+                if not d.strip() and not amount.strip():
+                    continue
+                due = _date(d, "payments", errors, required=True)
+                fen = _fen(amount, "payments", errors, required=True)
+                if due and fen:
+                    payments.append(PaymentIn(due_date=due, amount_fen=fen))
+            data = {"number": number.strip(), "category": category,
+                    "seller_organisation_id": principal.organisation_id or -1,
+                    "buyer_organisation_id": _int(buyer_organisation_id, "buyer_organisation_id", errors),
+                    "buyer_name": buyer_name.strip() or None, "subject": subject.strip(),
+                    "signed_date": _date(signed_date, "signed_date", errors, required=True),
+                    "total_fen": _fen(total, "total", errors, required=True),
+                    "non_technical_fen": _fen(non_technical, "non_technical", errors) or 0,
+                    "technical_fen": _fen(technical, "technical", errors),
+                    "achievement_id": _int(achievement_id, "achievement_id", errors),
+                    "transfer_id": _int(transfer_id, "transfer_id", errors), "payments": payments}
+            for f in ("number", "subject", "category"):
+                if not data[f]:
+                    errors.append(FieldError(f, N_("This field is required.")))
+            _check(errors)
+            c = service.create_contract(session, principal, ContractCreate(**data))
+            if submit != "draft":
+                service.submit_contract(session, principal, c.id)
+    except AppError as exc:
+        errs = _form_errors(exc)
+        for a, b in (("total_fen", "total"), ("non_technical_fen", "non_technical"), ("technical_fen", "technical"),
+                     ("seller_organisation_id", "__all__")):
+            if a in errs:
+                errs.setdefault(b, []).extend(errs.pop(a))
+        return _contract_form(request, session, principal, errs, values, exc.status_code)
+    return redirect(f"/transfer/contracts/{c.id}")
+
+
+def _contract_page(request: Request, session, principal: Principal, contract_id: int,
+                   errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                   status_code: int = 200):
+    c = service.access_contract_by_id(session, principal, contract_id)
+    orgs, _people = service.names(session, [c.seller_organisation_id, c.buyer_organisation_id])
+    income = list(session.scalars(service.readable_income(principal).where(
+        IncomeEvent.contract_id == c.id).order_by(IncomeEvent.received_date)))
+    ach = service.achievements_by_id(session, [c.achievement_id]).get(c.achievement_id)
+    seller = principal.organisation_id == c.seller_organisation_id
+    return render(request, "transfer/contract.html", _ctx(
+        title=c.number, c=c, orgs=orgs, income=income, ach=ach, errors=errors or {}, values=values or {},
+        may_submit=seller and has(principal, service.CONTRACT_WRITE) and c.state in ("draft", "refused"),
+        may_register=service.can_register(principal) and c.state == "submitted",
+        may_income=seller and service.can_manage(principal) and c.achievement_id is not None,
+        received=sum(i.amount_fen for i in income), today=service.today(), synthetic=c.is_synthetic,
+        income_key=f"contract-{c.id}-{secrets.token_hex(8)}"),
+        status_code=status_code, principal=principal)
+
+
+@router.get("/contracts/{contract_id}")
+def contract_page(request: Request, session: DbSession, principal: Reader, contract_id: int):
+    """A technology contract: parties, amounts, payment schedule, registration, income received."""
+    return _contract_page(request, session, principal, contract_id)
+
+
+@router.post("/contracts/{contract_id}/submit")
+def contract_submit(request: Request, session: DbSession, principal: ContractWriter, contract_id: int):
+    """The seller submits (or resubmits) the contract for registration."""
+    try:
+        with session.begin_nested():
+            service.submit_contract(session, principal, contract_id)
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _contract_page(request, session, principal, contract_id, _form_errors(exc), None, exc.status_code)
+    return redirect(f"/transfer/contracts/{contract_id}")
+
+
+@router.post("/contracts/{contract_id}/review")
+def contract_review(request: Request, session: DbSession, principal: Registrar, contract_id: int,
+                    decision: Annotated[str, Form()] = "", certificate_number: Annotated[str, Form()] = "",
+                    reason: Annotated[str, Form()] = ""):
+    """The registration body registers (certificate number) or refuses (reason) a submitted contract."""
+    values = {"decision": decision, "certificate_number": certificate_number, "reason": reason}
+    try:
+        with session.begin_nested():
+            if decision == "register":
+                service.register_contract(session, principal, contract_id, certificate_number)
+            elif decision == "refuse":
+                service.refuse_contract(session, principal, contract_id, reason)
+            else:
+                raise ValidationFailed(errors=[FieldError("decision", N_("Choose register or refuse."))])
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _contract_page(request, session, principal, contract_id, _form_errors(exc), values, exc.status_code)
+    return redirect(f"/transfer/contracts/{contract_id}")
+
+
+# ---------------------------------------------------------------- income and its split
+@router.post("/contracts/{contract_id}/income")
+def income_post(request: Request, session: DbSession, principal: Manager, contract_id: int,
+                idempotency_key: Annotated[str, Form()], received_date: Annotated[str, Form()] = "",
+                amount: Annotated[str, Form()] = "", costs: Annotated[str, Form()] = "",
+                cost_note: Annotated[str, Form()] = ""):
+    """Record income received under a contract; it is split at once (idempotent on the form's key)."""
+    values = {"received_date": received_date, "amount": amount, "costs": costs, "cost_note": cost_note}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            data = {"idempotency_key": idempotency_key, "contract_id": contract_id,
+                    "received_date": _date(received_date, "received_date", errors, required=True),
+                    "amount_fen": _fen(amount, "amount", errors, required=True),
+                    "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
+            if data["amount_fen"] is not None and data["amount_fen"] <= 0:
+                errors.append(FieldError("amount", N_("The amount must be above zero.")))
+            _check(errors)
+            event, _created = service.record_income(session, principal, IncomeIn(**data))
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errs = _form_errors(exc)
+        if "costs_fen" in errs:
+            errs["costs"] = errs.pop("costs_fen")
+        return _contract_page(request, session, principal, contract_id, errs, values, exc.status_code)
+    return redirect(f"/transfer/income/{event.id}")
+
+
+@router.get("/income/{income_event_id}")
+def income_page(request: Request, session: DbSession, principal: Reader, income_event_id: int):
+    """An income event and its split: per-person parts, department, institution, summing exactly."""
+    event = service.access_income_by_id(session, principal, income_event_id)
+    shares = service.income_shares(session, principal, event.id)
+    orgs, people = service.names(session, [event.organisation_id] + [s.organisation_id for s in shares],
+                                 [s.person_id for s in shares])
+    ach = service.achievements_by_id(session, [event.achievement_id]).get(event.achievement_id)
+    members = {}
+    if ach is not None and principal.role is not Role.RESEARCHER:
+        members = {m.person_id: m.contribution for m in session.scalars(
+            select(AchievementMember).where(AchievementMember.achievement_id == ach.id))}
+    return render(request, "transfer/income.html", _ctx(
+        title=gettext("Income {id}", id=event.id), e=event, shares=shares, orgs=orgs, people=people, ach=ach,
+        members=members, total=sum(s.amount_fen for s in shares), partial=principal.role is Role.RESEARCHER,
+        synthetic=event.is_synthetic), principal=principal)
+
+
+# ---------------------------------------------------------------- statistics
+def _default_year(session) -> int:
+    last = session.scalar(select(func.max(TechnologyContract.registered_date)))
+    year = service.today().year - 1
+    return min(year, last.year) if last else year
+
+
+def _stats_chart(session, principal: Principal, year: int, institution: str | None,
+                 rows: list[dict[str, Any]]) -> dict[str, Any]:
+    years = list(range(year - 4, year + 1))
+    series = {y: {r["indicator"]: r for r in stats.compute(session, principal, y, institution)} for y in years[:-1]}
+    series[year] = {r["indicator"]: r for r in rows}
+    yi = 10 ** 10  # fen per 亿元
+    turnover = next(r for r in rows if r["indicator"] == "contract_turnover")
+    return {
+        "years": [str(y) for y in years],
+        "turnover": [round(series[y]["contract_turnover"]["value"] / yi, 2) for y in years],
+        "technical": [round(series[y]["contract_technical"]["value"] / yi, 2) for y in years],
+        "yoy": [None if series[y]["contract_turnover"]["yoy"] is None
+                else round(series[y]["contract_turnover"]["yoy"] * 100, 1) for y in years],
+        "types": [gettext(INSTITUTION_TYPES.get(k, k)) for k in turnover["by_institution_type"]],
+        "type_values": [round(v["value"] / yi, 2) for v in turnover["by_institution_type"].values()],
+        "type_previous": [round(v["previous"] / yi, 2) for v in turnover["by_institution_type"].values()],
+        "labels": {"turnover": gettext("Contract turnover (亿元)"), "technical": gettext("Technical amount (亿元)"),
+                   "yoy": gettext("Year-on-year growth (%)"), "money_axis": gettext("亿元"), "pct_axis": "%",
+                   "current": str(year), "previous": str(year - 1)},
+    }
+
+
+@router.get("/stats")
+def stats_page(request: Request, session: DbSession, principal: StatsReader, year: int | None = None,
+               institution: str | None = None):
+    """The yearly indicators with period, scope and source, year-on-year growth, charts and drill-down."""
+    year = year or _default_year(session)
+    institution = (institution or "").strip() or None
+    try:
+        rows = stats.compute(session, principal, year, institution)
+        errors: dict[str, Any] = {}
+    except ValidationFailed as exc:
+        errors = _form_errors(exc)
+        institution = None
+        rows = stats.compute(session, principal, year if 1949 < year < 2200 else _default_year(session))
+    return render(request, "transfer/stats.html", _ctx(
+        title=N_("Results-transfer statistics"), rows=rows, year=year, institution=institution or "",
+        chart=_stats_chart(session, principal, rows and int(rows[0]["period"]) or year, institution, rows),
+        errors=errors, tto=principal.role is Role.TTO, synthetic=any(r["synthetic"] for r in rows),
+        params=params.as_table()), principal=principal)
+
+
+@router.get("/stats.xlsx")
+def stats_xlsx(session: DbSession, principal: StatsReader, year: int, institution: str | None = None):
+    """The indicators of a year as XLSX (the same rows as ``kechuang transfer stats --format xlsx``)."""
+    rows = stats.compute(session, principal, year, (institution or "").strip() or None)
+    return Response(stats.to_xlsx(rows), media_type=XLSX_MEDIA,
+                    headers={"Content-Disposition": f'attachment; filename="transfer-stats-{year}.xlsx"'})
+
+
+@router.get("/stats/records")
+def stats_records(request: Request, session: DbSession, principal: StatsReader,
+                  indicator: Annotated[str, Query()], year: Annotated[int, Query()], institution: str | None = None):
+    """Drill-down: the records counted in one indicator for a year and scope (first 200)."""
+    institution = (institution or "").strip() or None
+    records = stats.records_behind(session, principal, indicator, year, institution)
+    row = next(r for r in stats.compute(session, principal, year, institution) if r["indicator"] == indicator)
+    org_ids: list[int | None] = []
+    for r in records:
+        org_ids += [getattr(r, "organisation_id", None), getattr(r, "seller_organisation_id", None),
+                    getattr(r, "buyer_organisation_id", None), getattr(r, "counterparty_organisation_id", None)]
+    orgs, _people = service.names(session, org_ids)
+    achs = service.achievements_by_id(session, [getattr(r, "achievement_id", None) for r in records])
+    kind = ("application" if indicator == "empowered_results" else
+            "transfer" if indicator in ("transfer_amount", "companies_founded", "social_capital") else "contract")
+    return render(request, "transfer/stats_records.html", _ctx(
+        title=gettext(row["label"]), row=row, records=records, kind=kind, orgs=orgs, achs=achs, year=year,
+        institution=institution or "", synthetic=row["synthetic"]), principal=principal)
