@@ -85,7 +85,9 @@ def fact_columns(lags: int = 2) -> dict[str, str]:
     return cols
 
 
-def _scoped(stmt: Select, scope: Collection[int | str] | None) -> Select:
+def _scoped(stmt: Select, scope: Collection[int | str] | None, district: str | None = None) -> Select:
+    if district is not None:
+        stmt = stmt.where(Organisation.district == district)
     if scope is None:
         return stmt
     ids = [s for s in scope if isinstance(s, int)]
@@ -150,12 +152,13 @@ def snapshot_hash(frame: pl.DataFrame) -> str:
 
 
 def load_registry_facts(session: Session, year: int, scope: Collection[int | str] | None = None,
-                        on: date | None = None, lags: int = 2, kinds: Collection[str] = ("enterprise",)
-                        ) -> RegistryFacts:
+                        on: date | None = None, lags: int = 2, kinds: Collection[str] = ("enterprise",),
+                        district: str | None = None) -> RegistryFacts:
     """The engine's facts frame for ``year`` from the registry.
 
     One row per organisation of ``kinds`` (enterprises by default; ``scope``: organisation ids or credit
-    codes to restrict to), columns ``credit_code``, ``organisation_id``, ``name_zh``, every engine fact
+    codes to restrict to; ``district``: one district only), columns ``credit_code``, ``organisation_id``,
+    ``name_zh``, every engine fact
     (yearly facts of ``year``, ``lags`` earlier years as ``fact__mN``, qualifications valid on ``on`` —
     31 December of ``year`` by default — as booleans, organisation attributes, ``age_years`` on ``on``;
     facts the registry lacks are NULL), derived display columns (``rd_intensity``...) and ``size_class``.
@@ -166,7 +169,8 @@ def load_registry_facts(session: Session, year: int, scope: Collection[int | str
     org_names = ["organisation_id", "credit_code", "name_zh", *ORG_ATTRS]
     org_schema = {"organisation_id": pl.Int64, "credit_code": pl.String, "name_zh": pl.String,
                   **{a: POLARS_TYPES[FACTS[a].type] for a in ORG_ATTRS}}
-    org_stmt = _scoped(select(*org_cols).where(Organisation.kind.in_(list(kinds))), scope).order_by(Organisation.id)
+    org_stmt = _scoped(select(*org_cols).where(Organisation.kind.in_(list(kinds))), scope,
+                       district).order_by(Organisation.id)
     frame = _batches(session, org_stmt, org_names, org_schema)
 
     fact_schema = {"organisation_id": pl.Int64, "year": pl.Int64,
@@ -175,7 +179,8 @@ def load_registry_facts(session: Session, year: int, scope: Collection[int | str
         select(OrganisationFact.organisation_id, OrganisationFact.year,
                *[getattr(OrganisationFact, n) for n in YEARLY])
         .join(Organisation, Organisation.id == OrganisationFact.organisation_id)
-        .where(Organisation.kind.in_(list(kinds)), OrganisationFact.year.between(year - lags, year)), scope)
+        .where(Organisation.kind.in_(list(kinds)), OrganisationFact.year.between(year - lags, year)),
+        scope, district)
     facts = _batches(session, fact_stmt, ["organisation_id", "year", *YEARLY], fact_schema)
     for lag in range(0, lags + 1):
         part = facts.filter(pl.col("year") == year - lag).drop("year")
@@ -187,7 +192,7 @@ def load_registry_facts(session: Session, year: int, scope: Collection[int | str
         .join(Organisation, Organisation.id == Qualification.organisation_id)
         .where(Organisation.kind.in_(list(kinds)), Qualification.valid_from_date <= on,
                or_(Qualification.valid_to_date.is_(None), and_(Qualification.valid_to_date >= on)))
-        .distinct(), scope)
+        .distinct(), scope, district)
     quals = _batches(session, qual_stmt, ["organisation_id", "kind"],
                      {"organisation_id": pl.Int64, "kind": pl.String})
     for kind, col in QUALIFICATION_FACTS.items():

@@ -78,6 +78,8 @@ def compile_policy(policy: Policy, year: int, on: date | None = None) -> Compile
     rank = low.number(b.ranked_by) if b is not None and b.ranked_by is not None else None
     order = low.number(b.order_by) if b is not None and b.order_by is not None else None
     cp = CompiledPolicy(policy, year, on, params, clauses, amount, rank, order)
+    if len(_CACHE) > 512:  # sandbox runs compile throw-away copies; keep the cache bounded
+        _CACHE.clear()
     _CACHE[key] = cp
     return cp
 
