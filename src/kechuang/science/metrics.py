@@ -254,6 +254,7 @@ class Evaluation:
     n_exploding: int
     scores: dict[str, float] = field(default_factory=dict)
     ci: dict[str, list[float]] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)  # e.g. non-finite values per variable
     ok: bool = True
     error: str | None = None
 

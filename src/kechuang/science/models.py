@@ -19,6 +19,7 @@ CROSS_BORDER_DECISIONS = ("approved", "rejected")
 MODEL_DOMAINS = ("weather", "life", "matter", "general")
 ADAPTER_KINDS = ("python", "openai", "onnx", "predictions")
 RUN_STATUSES = ("ok", "failed")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 class Dataset(Base):
@@ -126,6 +127,9 @@ class ScienceModel(Base):
     adapter_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_builtin: Mapped[bool] = mapped_column(default=False)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))  # uploaded ONNX or forecast file
+    file_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    created_by_user_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -180,6 +184,33 @@ class EvaluationRun(Base):
     predictions_path: Mapped[str | None] = mapped_column(String(1000))
     predictions_hash: Mapped[str | None] = mapped_column(String(64))
     timings: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)  # seconds: load, predict, score
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # e.g. non-finite values per variable
     created_by_user_id: Mapped[int | None]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
+
+
+class EvaluationJob(Base):
+    """A run waiting for, or executed by, a background worker: queued → running → succeeded | failed, with
+    progress (0–1) and the error. The run itself is written once at the end (``run_id``)."""
+
+    __tablename__ = "evaluation_job"
+    __table_args__ = (Index("ix_evaluation_job_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    task_slug: Mapped[str] = mapped_column(String(120))
+    model_slug: Mapped[str] = mapped_column(String(120))
+    seed: Mapped[int] = mapped_column(default=0)
+    time_limit_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | succeeded | failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    phase: Mapped[str | None] = mapped_column(String(32))  # load | predict | score | store
+    error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation_run.id"))
+    worker: Mapped[str | None] = mapped_column(String(120))
+    created_by_user_id: Mapped[int | None] = mapped_column(index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

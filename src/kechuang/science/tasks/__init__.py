@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kechuang.science.tasks import co2, lorenz96, s22, tmy_temperature, units_mc
+from kechuang.science.tasks import co2, gridded_weather, lorenz96, s22, tmy_temperature, units_mc
 from kechuang.science.tasks.base import Predictor, Task, TaskData
 
 __all__ = ["BASELINES", "TASKS", "Task", "TaskData", "baseline_for", "get_task"]
@@ -16,6 +16,8 @@ def _tasks() -> dict[str, Task]:
         tasks.append(tmy_temperature.TASK)
     if s22.available():
         tasks.append(s22.TASK)
+    if gridded_weather.available():
+        tasks.append(gridded_weather.TASK)
     return {t.id: t for t in tasks}
 
 
@@ -26,6 +28,7 @@ BASELINES: dict[str, str] = {
     "baseline-persistence": "Persistence: the latest observed state at every lead time.",
     "baseline-climatology": "Climatology: the training-period mean.",
     "baseline-perfect-model": "Perfect model: the true equations started from the observed (noisy) state.",
+    "baseline-damped-advection": "Damped advection: the initial anomaly moved east and damped (gridded weather).",
     "baseline-seasonal-naive": "Seasonal naive: the same calendar month of the last training year.",
     "baseline-linear-trend": "Linear trend plus month-of-year means, fitted by least squares.",
     "baseline-mean": "Mean: the training-set mean target for every item.",

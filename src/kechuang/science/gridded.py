@@ -1,0 +1,202 @@
+"""Gridded forecast files (no database): read a user's forecast from NetCDF (h5netcdf or netCDF4) or Zarr
+(a directory or a zipped store) with xarray, check its dimensions, coordinates and units against a task's
+grid, and return a plain array in the task's order; write one (tests, the demo, users' templates).
+
+Layout of a forecast file: one data variable per task variable (e.g. ``z500``, ``t850``, ``t2m``), each
+with dims ``(init_time, lead_time, lat, lon)``. WeatherBench-2 names are accepted too (``time``,
+``prediction_timedelta``, ``latitude``, ``longitude``). ``lead_time`` is a timedelta or a number with a
+``units`` attribute (``days`` or ``hours``); ``lat`` may run north to south and ``lon`` may be given in
+[-180, 180): both are reordered. Every variable must carry a ``units`` attribute equal to the task's.
+Non-finite values are kept (the scorer counts them).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DIM_ALIASES = {"init_time": ("init_time", "time"), "lead_time": ("lead_time", "prediction_timedelta", "step"),
+               "lat": ("lat", "latitude"), "lon": ("lon", "longitude")}
+FORMATS = ("netcdf", "zarr")
+# task id -> reader(task, path, fmt) returning the task's scoring array; filled by the gridded task modules.
+READERS: dict[str, Callable[..., np.ndarray]] = {}
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """What a forecast must cover: variables and their units, initialisations, leads (days), the grid."""
+
+    variables: tuple[str, ...]
+    units: dict[str, str]
+    init_times: tuple[str, ...]  # ISO dates, e.g. 2005-01-01
+    lead_days: tuple[int, ...]
+    lat: tuple[float, ...]
+    lon: tuple[float, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(init, lead, variable, lat, lon): the array layout tasks score."""
+        return (len(self.init_times), len(self.lead_days), len(self.variables), len(self.lat), len(self.lon))
+
+
+class ForecastFileError(ValueError):
+    """A forecast file that does not fit the task; ``field`` names what is wrong (a dim, coord, variable)."""
+
+    def __init__(self, field: str, problem: str):
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
+
+
+def _norm_units(u: str) -> str:
+    s = str(u).strip().lower().replace("**", "").replace("^", "").replace("·", " ").replace("*", " ")
+    s = re.sub(r"/\s*s2\b", " s-2", s)
+    s = re.sub(r"/\s*s\b", " s-1", s)
+    return " ".join(s.split())
+
+
+def detect_format(path: Path) -> str:
+    """``netcdf`` (HDF5 or classic signature) or ``zarr`` (a directory or a zip holding ``.zarray``/
+    ``zarr.json``); ValueError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        return "zarr"
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF") or head[:3] == b"CDF":
+        return "netcdf"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+        if any(n.rsplit("/", 1)[-1] in (".zgroup", ".zarray", ".zattrs", ".zmetadata", "zarr.json") for n in names):
+            return "zarr"
+    raise ForecastFileError("file", "not a NetCDF file or a zipped Zarr store")
+
+
+def open_dataset(path: Path, fmt: str | None = None):
+    """An ``xarray.Dataset`` opened lazily from a NetCDF file or a Zarr store (directory or zip)."""
+    import xarray as xr
+
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt == "netcdf":
+        try:
+            return xr.open_dataset(path, engine="h5netcdf", decode_timedelta=True)
+        except (OSError, ValueError):  # NetCDF classic (CDF signature) is not HDF5
+            return xr.open_dataset(path, engine="netcdf4", decode_timedelta=True)
+    if path.is_dir():
+        return xr.open_zarr(path, consolidated=None, decode_timedelta=True)
+    import zarr
+
+    store = zarr.storage.ZipStore(path, mode="r")
+    return xr.open_zarr(store, consolidated=None, decode_timedelta=True)
+
+
+def _rename_dims(ds):
+    renames = {}
+    for canon, aliases in DIM_ALIASES.items():
+        found = [a for a in aliases if a in ds.dims or a in ds.coords]
+        if not found:
+            raise ForecastFileError(canon, f"dimension missing (expected one of {', '.join(aliases)})")
+        if found[0] != canon:
+            renames[found[0]] = canon
+    return ds.rename(renames) if renames else ds
+
+
+def _lead_days(coord) -> np.ndarray:
+    vals = np.asarray(coord.values)
+    if vals.dtype.kind == "m":
+        return vals / np.timedelta64(1, "D")
+    units = str(coord.attrs.get("units", "")).strip().lower()
+    if units in ("day", "days", "d"):
+        return vals.astype(np.float64)
+    if units in ("hour", "hours", "h"):
+        return vals.astype(np.float64) / 24.0
+    raise ForecastFileError("lead_time", "needs a timedelta type or a units attribute of days or hours")
+
+
+def _match(name: str, have: np.ndarray, want: np.ndarray, tol: float) -> np.ndarray:
+    """Indices into ``have`` for each value of ``want`` (within ``tol``); error naming the first missing."""
+    idx = np.empty(len(want), dtype=np.int64)
+    for i, w in enumerate(want):
+        hits = np.flatnonzero(np.abs(have - w) <= tol)
+        if not len(hits):
+            raise ForecastFileError(name, f"value {w:g} is missing ({len(have)} values given, {len(want)} expected)")
+        idx[i] = hits[0]
+    return idx
+
+
+def read_forecast(path: Path, spec: GridSpec, fmt: str | None = None) -> np.ndarray:
+    """The forecast in ``spec.shape`` (float64), after checking dims, coordinates and units. Extra
+    initialisations, leads or variables are ignored; anything missing raises ``ForecastFileError``."""
+    ds = _rename_dims(open_dataset(path, fmt))
+    try:
+        missing = [v for v in spec.variables if v not in ds.data_vars]
+        if missing:
+            raise ForecastFileError(missing[0], f"variable missing (expected {', '.join(spec.variables)})")
+        for v in spec.variables:
+            dims = set(ds[v].dims)
+            if dims != {"init_time", "lead_time", "lat", "lon"}:
+                raise ForecastFileError(v, f"has dims {tuple(ds[v].dims)}, expected (init_time, lead_time, lat, lon)")
+            units = ds[v].attrs.get("units")
+            if units is None:
+                raise ForecastFileError(v, f"units attribute missing (expected {spec.units[v]!r})")
+            if _norm_units(units) != _norm_units(spec.units[v]):
+                raise ForecastFileError(v, f"units {units!r}, expected {spec.units[v]!r}")
+        init = np.asarray(ds["init_time"].values)
+        if init.dtype.kind != "M":
+            raise ForecastFileError("init_time", "must be a datetime coordinate")
+        init_days = init.astype("datetime64[D]").astype(np.int64).astype(np.float64)
+        want_init = np.array(spec.init_times, dtype="datetime64[D]").astype(np.int64).astype(np.float64)
+        i_init = _match("init_time", init_days, want_init, 0.01)
+        i_lead = _match("lead_time", _lead_days(ds["lead_time"]), np.asarray(spec.lead_days, dtype=np.float64), 1e-3)
+        lat = np.asarray(ds["lat"].values, dtype=np.float64)
+        lon = np.mod(np.asarray(ds["lon"].values, dtype=np.float64), 360.0)
+        if len(lat) != len(spec.lat) or len(lon) != len(spec.lon):
+            raise ForecastFileError("lat" if len(lat) != len(spec.lat) else "lon",
+                                    f"grid is {len(lat)}×{len(lon)}, expected {len(spec.lat)}×{len(spec.lon)} "
+                                    "(regrid to the task's grid first)")
+        i_lat = _match("lat", lat, np.asarray(spec.lat), 1e-3)
+        i_lon = _match("lon", lon, np.mod(np.asarray(spec.lon), 360.0), 1e-3)
+        out = np.empty(spec.shape, dtype=np.float64)
+        for k, v in enumerate(spec.variables):
+            arr = ds[v].transpose("init_time", "lead_time", "lat", "lon").values
+            if arr.dtype.kind not in "fiu":
+                raise ForecastFileError(v, f"values must be numeric, got {arr.dtype}")
+            out[:, :, k] = arr[np.ix_(i_init, i_lead, i_lat, i_lon)]
+        return out
+    finally:
+        ds.close()
+
+
+def to_dataset(forecast: np.ndarray, spec: GridSpec):
+    """An ``xarray.Dataset`` in the documented layout for an array in ``spec.shape``."""
+    import xarray as xr
+
+    coords = {"init_time": np.array(spec.init_times, dtype="datetime64[ns]"),
+              "lead_time": np.array(spec.lead_days, dtype="timedelta64[D]").astype("timedelta64[ns]"),
+              "lat": ("lat", np.asarray(spec.lat), {"units": "degrees_north"}),
+              "lon": ("lon", np.asarray(spec.lon), {"units": "degrees_east"})}
+    data = {v: (("init_time", "lead_time", "lat", "lon"), forecast[:, :, k], {"units": spec.units[v]})
+            for k, v in enumerate(spec.variables)}
+    return xr.Dataset(data, coords=coords)
+
+
+def write_forecast(forecast: np.ndarray, spec: GridSpec, path: Path, fmt: str = "netcdf") -> Path:
+    """Write ``forecast`` as NetCDF-4 (h5netcdf) or as a zipped Zarr store (``fmt='zarr'``)."""
+    path = Path(path)
+    ds = to_dataset(forecast, spec)
+    if fmt == "netcdf":
+        ds.to_netcdf(path, engine="h5netcdf")
+    elif fmt == "zarr":
+        import zarr
+
+        with zarr.storage.ZipStore(path, mode="w") as store:
+            ds.to_zarr(store, mode="w", consolidated=False)
+    else:
+        raise ValueError(f"unknown format {fmt}")
+    return path
