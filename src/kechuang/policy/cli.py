@@ -137,3 +137,55 @@ def sync_library_cmd(
         if not execute:
             session.rollback()
             console.print("Dry run: nothing was written. Add --execute to write.", markup=False)
+
+
+@app.command("run")
+def run_cmd(
+    period: int = typer.Option(..., "--period", help="Facts year (YYYY) whose entitlements to compute."),
+    execute: bool = typer.Option(False, "--execute", help="Write; without it, show what would change."),
+    backend: str = typer.Option("polars", "--backend", help="Engine backend: polars, sql or sqlite."),
+):
+    """Compute the period's entitlements from the registry and programme inputs (idempotent)."""
+    from kechuang.core.auth import SYSTEM
+    from kechuang.core.errors import AppError
+    from kechuang.db import session_scope
+    from kechuang.policy import service
+
+    try:
+        with session_scope() as session:
+            out = service.run_period(session, SYSTEM, period, execute=execute, backend=backend)
+    except AppError as exc:
+        console.print(exc.render_message(), markup=False)
+        for e in exc.errors:
+            console.print(f"  {e.field}: {e.render()['reason']}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"period {period}: {len(out.policies)} policies × {out.enterprises} enterprises, facts "
+                  f"{out.facts_hash[:12]}, {out.seconds:.2f} s", markup=False)
+    if out.no_change:
+        console.print(f"no change since run #{out.run_id} (same policies and facts): nothing written", markup=False)
+        return
+    console.print(f"eligible {out.eligible} (total {out.total_fen} fen): created {out.created}, updated "
+                  f"{out.updated}, reopened {out.reopened}, withdrawn {out.withdrawn}, adjustments {out.adjusted}, "
+                  f"unchanged {out.unchanged}", markup=False)
+    if execute:
+        console.print(f"recorded as run #{out.run_id}", markup=False)
+    else:
+        console.print("Dry run: nothing was written. Add --execute to write.", markup=False)
+
+
+@app.command("lapse")
+def lapse_cmd(
+    execute: bool = typer.Option(False, "--execute", help="Write; without it, list what would lapse."),
+):
+    """Lapse notified entitlements whose confirmation deadline has passed (run daily)."""
+    from kechuang.core.auth import SYSTEM
+    from kechuang.db import session_scope
+    from kechuang.policy import service
+
+    with session_scope() as session:
+        ids = service.lapse(session, SYSTEM, execute=execute)
+    verb = "lapsed" if execute else "would lapse"
+    console.print(f"{verb}: {len(ids)}" + (f" ({', '.join(map(str, ids[:20]))}{'…' if len(ids) > 20 else ''})"
+                                           if ids else ""), markup=False)
+    if not execute and ids:
+        console.print("Dry run: nothing was written. Add --execute to write.", markup=False)
