@@ -79,6 +79,9 @@ def load_cmd(
                 from kechuang.policy import versions as policy_versions
 
                 policy_versions.sync_library(session)
+                from kechuang.policy import demo as policy_demo
+
+                policy_demo.load(session, seed=seed)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None
