@@ -27,7 +27,9 @@ log = logging.getLogger("kechuang")
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
 # Each domain contributes ``api.router`` and, when it has pages, ``pages.router``. Add new domains here.
-DOMAINS: list[str] = ["registry", "commitments", "accounts", "transfer", "talent", "science"]
+DOMAINS: list[str] = ["registry", "commitments", "accounts", "transfer", "talent", "science", "policy"]
+# A domain with more than one area adds routers from modules named ``<area>_api`` / ``<area>_pages``.
+EXTRA_ROUTERS: list[str] = ["kechuang.policy.authoring_api", "kechuang.policy.authoring_pages"]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -152,6 +154,8 @@ def create_app() -> FastAPI:
     if static_dir.exists():
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
+    for name in EXTRA_ROUTERS:  # first: their fixed paths (/policy/sandbox) win over a domain's /policy/{id}
+        app.include_router(importlib.import_module(name).router)
     for domain in DOMAINS:
         for part in ("api", "pages"):
             try:

@@ -94,7 +94,25 @@
       ]
     };
   }
-  var builders = { facts: factsOption, status: statusOption, indicators: indicatorsOption,
+  function policySandboxOption(d, el) {
+    // Policy sandbox: eligible enterprises per category, in force and simulated (one chart per grouping).
+    var g = d[el.getAttribute("data-group")];
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#94a3b8", "#1747a6"],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "value", name: d.labels.count_axis, nameLocation: "middle", nameGap: 24, minInterval: 1 },
+      yAxis: { type: "category", data: g.categories, inverse: true,
+               axisLabel: { width: el.clientWidth < 560 ? 96 : 180, overflow: "truncate" } },
+      series: [
+        { name: d.labels.base, type: "bar", data: g.base, barMaxWidth: 12 },
+        { name: d.labels.draft, type: "bar", data: g.draft, barMaxWidth: 12 }
+      ]
+    };
+  }
+  var builders = { policySandbox: policySandboxOption, facts: factsOption, status: statusOption, indicators: indicatorsOption,
                    transferYears: transferYearsOption, transferTypes: transferTypesOption };
   function init() {
     if (!window.echarts) { return; }
