@@ -1093,3 +1093,71 @@ def enterprise_view(session: Session, principal: Principal, organisation_id: int
         except (ValueError, KeyError):
             continue
     return {"row": row, "explanations": out}
+
+
+# ---------------------------------------------------------------- catalogue
+@dataclass
+class CatalogueEntry:
+    """A policy in the catalogue with its version hash, whether it is in force, and its own figures."""
+
+    policy: Policy
+    hash: str
+    version: int | None
+    in_force: bool
+    unconfirmed_params: list[str]
+    count: int = 0
+    total_fen: int = 0
+
+
+def catalogue(session: Session, principal: Principal, today: date | None = None) -> list[CatalogueEntry]:
+    """Every published policy (the shipped library before any is published), in id order, with the number
+    and total of readable entitlements under it (withdrawn and rejected left out)."""
+    from kechuang.policy import versions
+
+    require(principal, READ)
+    today = _today(today)
+    published = versions.published_versions(session)
+    pairs = ([(versions.parse_version(v), v) for v in published] if published
+             else [(p, None) for p in catalog.library_policies()])
+    stats = policy_stats(session, principal)
+    out = []
+    for pol, ver in sorted(pairs, key=lambda pv: pv[0].id):
+        st = stats.get(pol.id, {"count": 0, "total_fen": 0})
+        out.append(CatalogueEntry(pol, ver.sha256 if ver is not None else policy_hash(pol),
+                                  ver.version if ver is not None else None, catalog.in_force(pol, today),
+                                  sorted(n for n, p in pol.params.items() if p.status != "confirmed"),
+                                  st["count"], st["total_fen"]))
+    return out
+
+
+def catalogue_entry(session: Session, principal: Principal, policy_id: str) -> CatalogueEntry:
+    """One policy of the catalogue, or ``NotFound``."""
+    for e in catalogue(session, principal):
+        if e.policy.id == policy_id:
+            return e
+    raise NotFound()
+
+
+def policy_periods(session: Session, principal: Principal, policy_id: str) -> list[dict[str, int]]:
+    """Per period: readable entitlements of a policy by status group, and totals."""
+    stmt = (select(Entitlement.period, Entitlement.status, func.count(),
+                   func.coalesce(func.sum(Entitlement.amount_fen), 0))
+            .where(Entitlement.id.in_(_scope_ids(principal)), Entitlement.policy_id == policy_id)
+            .group_by(Entitlement.period, Entitlement.status))
+    by: dict[int, dict[str, int]] = {}
+    for period, status, n, total in session.execute(stmt):
+        row = by.setdefault(period, {"period": period, "eligible": 0, "total_fen": 0, "paid": 0, "paid_fen": 0,
+                                     "pending": 0, "closed": 0})
+        if status in ("withdrawn", "rejected"):
+            row["closed"] += int(n)
+            continue
+        row["eligible"] += int(n)
+        row["total_fen"] += int(total)
+        if status == "paid":
+            row["paid"] += int(n)
+            row["paid_fen"] += int(total)
+        elif status in PENDING_STATUSES:
+            row["pending"] += int(n)
+        elif status in ("declined", "lapsed"):
+            row["closed"] += int(n)
+    return [by[p] for p in sorted(by, reverse=True)]

@@ -1,0 +1,223 @@
+"""Entitlements JSON API (tag "policy"): runs, the catalogue, entitlements and their flow, 公示 notices,
+objections, payment batches and bank returns, programme inputs. Thin: every rule is in ``service``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi.responses import Response
+
+from kechuang.core.auth import Principal
+from kechuang.core.deps import DbSession, requires
+from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_xlsx
+from kechuang.policy import service
+from kechuang.policy.schemas import (
+    BatchRead,
+    BatchRequest,
+    ConfirmRequest,
+    DecisionRequest,
+    DeclineRequest,
+    EntitlementPage,
+    EntitlementRead,
+    EventRead,
+    IneligibleObjectionRequest,
+    InputsRequest,
+    InputsResult,
+    NoticeClosed,
+    NoticeRead,
+    NoticeRequest,
+    ObjectionRead,
+    ObjectionRequest,
+    ReturnResult,
+    RunRead,
+    RunRequest,
+    RunResult,
+    entitlement_read,
+)
+
+router = APIRouter(prefix="/api/v1/policy", tags=["policy"])
+
+Reader = Annotated[Principal, Depends(requires(service.READ))]
+QueueReader = Annotated[Principal, Depends(requires(service.QUEUES))]
+Runner = Annotated[Principal, Depends(requires(service.RUN))]
+Decider = Annotated[Principal, Depends(requires(service.DECIDE))]
+Payer = Annotated[Principal, Depends(requires(service.PAY))]
+Enterprise = Annotated[Principal, Depends(requires(service.CONFIRM))]
+InputWriter = Annotated[Principal, Depends(requires(service.INPUTS))]
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def _catalogue_item(e: service.CatalogueEntry) -> dict[str, Any]:
+    p = e.policy
+    return {"id": p.id, "title": p.title, "summary": p.summary, "basis": p.basis, "hash": e.hash,
+            "version": e.version, "valid_from": p.valid_from, "valid_to": p.valid_to, "facts_year": p.facts_year,
+            "in_force": e.in_force, "informational": p.informational, "unconfirmed_params": e.unconfirmed_params,
+            "clauses": [{"id": c.id, "label": c.label, "when": c.text} for c in p.clauses],
+            "entitlements": e.count, "total_fen": e.total_fen}
+
+
+@router.get("/catalogue")
+def catalogue(session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """Every policy with its legal basis, clauses in words, unconfirmed parameters and entitlement figures."""
+    return [_catalogue_item(e) for e in service.catalogue(session, principal)]
+
+
+@router.get("/catalogue/{policy_id}")
+def catalogue_entry(session: DbSession, principal: Reader, policy_id: str) -> dict[str, Any]:
+    """One policy with its figures per period."""
+    e = service.catalogue_entry(session, principal, policy_id)
+    return {**_catalogue_item(e), "periods": service.policy_periods(session, principal, policy_id)}
+
+
+@router.post("/runs", response_model=RunResult)
+def start_run(session: DbSession, principal: Runner, body: RunRequest):
+    """Run every payable policy of a period over every enterprise (dry unless ``execute``; idempotent)."""
+    out = service.run_period(session, principal, body.period, execute=body.execute)
+    return RunResult(**{k: getattr(out, k) for k in RunResult.model_fields})
+
+
+@router.get("/runs", response_model=list[RunRead])
+def list_runs(session: DbSession, principal: QueueReader, period: int | None = None):
+    """Recorded runs, newest first."""
+    return service.list_runs(session, principal, period)
+
+
+@router.get("/entitlements", response_model=EntitlementPage)
+def list_entitlements(session: DbSession, principal: Reader, period: int | None = None, status: str | None = None,
+                      policy_id: str | None = None, page: Annotated[int, Query(ge=1)] = 1,
+                      per_page: Annotated[int, Query(ge=1, le=200)] = 50):
+    """Entitlements the caller may read (an enterprise: its own)."""
+    total, rows = service.list_entitlements(session, principal, service.EntitlementFilter(period, status, policy_id),
+                                            limit=per_page, offset=(page - 1) * per_page)
+    return EntitlementPage(total=total, items=[entitlement_read(e) for e, _ in rows])
+
+
+@router.get("/entitlements/{ent_id}", response_model=EntitlementRead)
+def get_entitlement(session: DbSession, principal: Reader, ent_id: int):
+    """One entitlement (404 when missing or not the caller's)."""
+    return entitlement_read(service.access_entitlement(session, principal, ent_id))
+
+
+@router.get("/entitlements/{ent_id}/events", response_model=list[EventRead])
+def entitlement_events(session: DbSession, principal: Reader, ent_id: int):
+    """The entitlement's status history."""
+    return service.events_of(session, principal, ent_id)
+
+
+@router.post("/entitlements/{ent_id}/confirm", response_model=EntitlementRead)
+def confirm(session: DbSession, principal: Enterprise, ent_id: int, body: ConfirmRequest):
+    """The enterprise confirms its bank account before the deadline (repeating it changes nothing)."""
+    return entitlement_read(service.confirm(session, principal, ent_id, body.bank_name, body.account_name,
+                                            body.account_no))
+
+
+@router.post("/entitlements/{ent_id}/decline", response_model=EntitlementRead)
+def decline(session: DbSession, principal: Enterprise, ent_id: int, body: DeclineRequest):
+    """The enterprise declines the entitlement."""
+    return entitlement_read(service.decline(session, principal, ent_id, body.reason))
+
+
+@router.post("/entitlements/{ent_id}/approve", response_model=EntitlementRead)
+def approve(session: DbSession, principal: Decider, ent_id: int):
+    """An officer approves (a second, different officer above the threshold)."""
+    return entitlement_read(service.approve(session, principal, ent_id))
+
+
+@router.post("/entitlements/{ent_id}/objections", response_model=ObjectionRead, status_code=201)
+def object_notice(session: DbSession, principal: Enterprise, ent_id: int, body: ObjectionRequest):
+    """Object to an entitlement while its 公示 runs."""
+    return service.object_during_notice(session, principal, ent_id, body.text)
+
+
+@router.post("/objections", response_model=ObjectionRead, status_code=201)
+def object_ineligible(session: DbSession, principal: Enterprise, body: IneligibleObjectionRequest):
+    """An enterprise judged ineligible objects to a policy's result."""
+    return service.object_ineligible(session, principal, body.policy_id, body.period, body.text)
+
+
+@router.get("/objections", response_model=list[ObjectionRead])
+def list_objections(session: DbSession, principal: Reader, status: str | None = None):
+    """Objections the caller may read."""
+    return [o for o, _ in service.list_objections(session, principal, status)]
+
+
+@router.post("/objections/{objection_id}/decision", response_model=ObjectionRead)
+def decide(session: DbSession, principal: Decider, objection_id: int, body: DecisionRequest):
+    """An officer upholds or dismisses an objection, with the reason."""
+    return service.decide_objection(session, principal, objection_id, body.decision, body.note)
+
+
+@router.post("/notices", response_model=NoticeRead, status_code=201)
+def publish_notice(session: DbSession, principal: Decider, body: NoticeRequest):
+    """Put the period's computed entitlements under a 公示."""
+    return service.publish_notice(session, principal, body.period)
+
+
+@router.get("/notices", response_model=list[NoticeRead])
+def list_notices(session: DbSession, principal: Reader):
+    """公示 notices, newest first."""
+    return service.list_notices(session)
+
+
+@router.post("/notices/{notice_id}/close", response_model=NoticeClosed)
+def close_notice(session: DbSession, principal: Decider, notice_id: int):
+    """After the notice period: notify the enterprises without an open objection."""
+    return NoticeClosed(notified=service.close_notice(session, principal, notice_id))
+
+
+@router.post("/lapse", response_model=list[int])
+def lapse(session: DbSession, principal: Runner):
+    """Lapse notified entitlements past their confirmation deadline; returns their ids."""
+    return service.lapse(session, principal)
+
+
+@router.post("/payment-batches", response_model=BatchRead, status_code=201)
+def create_batch(session: DbSession, principal: Payer, body: BatchRequest):
+    """Put approved entitlements (all in scope, or the given ids) into a payment batch."""
+    return service.create_batch(session, principal, body.ids or None)
+
+
+@router.get("/payment-batches", response_model=list[BatchRead])
+def list_batches(session: DbSession, principal: QueueReader):
+    """Payment batches, newest first."""
+    return service.list_batches(session, principal)
+
+
+@router.get("/payment-batches/{batch_id}/file", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, XLSX_MEDIA: {}}}})
+def batch_file(session: DbSession, principal: QueueReader, batch_id: int,
+               format: Literal["csv", "xlsx"] = "csv"):
+    """The payment file as exported (CSV, UTF-8) or the same lines as XLSX."""
+    batch = service.access_batch(session, principal, batch_id)
+    if format == "xlsx":
+        data = to_xlsx(service.BATCH_HEADERS, service.batch_rows(batch), title=batch.reference)
+        return Response(data, media_type=XLSX_MEDIA,
+                        headers={"Content-Disposition": f'attachment; filename="{batch.reference}.xlsx"'})
+    return Response(batch.file_csv.encode("utf-8"), media_type=CSV_MEDIA,
+                    headers={"Content-Disposition": f'attachment; filename="{batch.reference}.csv"'})
+
+
+@router.post("/payment-batches/{batch_id}/return", response_model=ReturnResult)
+def import_return(session: DbSession, principal: Payer, batch_id: int, file: UploadFile):
+    """Apply the bank's return file (CSV or XLSX: line_ref, result, bank_ref, reason); all or nothing."""
+    out = service.import_return(session, principal, batch_id, file.file.read(MAX_UPLOAD))
+    return ReturnResult(paid=out.paid, failed=out.failed, unchanged=out.unchanged)
+
+
+@router.post("/inputs", response_model=InputsResult)
+def submit_inputs(session: DbSession, principal: InputWriter, body: InputsRequest):
+    """Record programme facts submitted by banks, insurers or programme platforms."""
+    return InputsResult(changed=service.submit_inputs(session, principal, body.year,
+                                                      [r.model_dump() for r in body.rows], body.source))
+
+
+@router.get("/enterprises/{organisation_id}/explanations")
+def explanations(session: DbSession, principal: Reader, organisation_id: int,
+                 period: Annotated[int, Query(ge=2000, le=2100)]) -> list[dict[str, Any]]:
+    """Every applicable policy explained clause by clause for one enterprise, with how-close hints."""
+    view = service.enterprise_view(session, principal, organisation_id, period)
+    return [x.to_dict() for x in view["explanations"]]
+
+
+__all__ = ["router", "EntitlementRead"]
