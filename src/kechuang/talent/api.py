@@ -103,3 +103,9 @@ def decide_finding(session: DbSession, principal: Decider, finding_id: int, body
 def audit_progress(session: DbSession, principal: Reader):
     """Per institution: clauses found, revised and remaining."""
     return service.audit_progress(session, principal)
+
+
+# Evaluations, dossiers, blind review, decisions, appeals and industry practice (issue 7 §4–6).
+from kechuang.talent import dossier_api  # noqa: E402
+
+router.include_router(dossier_api.router)

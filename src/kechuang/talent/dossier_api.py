@@ -1,0 +1,245 @@
+"""JSON API for evaluations, dossiers, blind review, decisions, appeals and industry practice, under
+/api/v1/talent (thin: every rule and scope is in ``dossier_service``). Reviewer endpoints (/reviews) answer
+reviewer-facing shapes that carry no identity on blind schemes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from kechuang.core.auth import Principal
+from kechuang.core.deps import DbSession, requires
+from kechuang.talent import dossier_service as svc
+from kechuang.talent.dossier_schemas import (
+    AppealDecisionIn,
+    AppealIn,
+    AppealRead,
+    DecisionIn,
+    DecisionRead,
+    DeclineIn,
+    DossierCreate,
+    DossierDetail,
+    DossierRead,
+    DossierResult,
+    DrawResult,
+    EvaluationCreate,
+    EvaluationRead,
+    HostEvaluationIn,
+    OverviewRow,
+    PracticeCreate,
+    PracticeRead,
+    PracticeReportIn,
+    ResultsRead,
+    ReturnIn,
+    ReviewAck,
+    ReviewerAssignment,
+    ReviewerDossier,
+    ReviewIn,
+    ReviewRow,
+    WorkCreate,
+    WorkRead,
+)
+
+router = APIRouter(tags=["talent"])
+
+Reader = Annotated[Principal, Depends(requires(svc.EVAL_READ))]
+Officer = Annotated[Principal, Depends(requires(svc.EVAL_MANAGE))]
+Candidate = Annotated[Principal, Depends(requires(svc.DOSSIER_WRITE))]
+Reviewer = Annotated[Principal, Depends(requires(svc.REVIEW))]
+PracticeReader = Annotated[Principal, Depends(requires(svc.PRACTICE_READ))]
+PracticeOfficer = Annotated[Principal, Depends(requires(svc.PRACTICE_MANAGE))]
+PracticeTeacher = Annotated[Principal, Depends(requires(svc.PRACTICE_REPORT))]
+PracticeHost = Annotated[Principal, Depends(requires(svc.PRACTICE_HOST))]
+
+
+def _dossier_out(session, principal: Principal, d, model=DossierDetail):
+    out = model.model_validate(d)
+    if not svc.scores_visible(session, principal, d):
+        out = out.model_copy(update={"raw_score": None, "calibrated_score": None, "rank": None})
+    return out
+
+
+# ---------------------------------------------------------------- evaluations
+@router.get("/evaluations", response_model=list[EvaluationRead])
+def list_evaluations(session: DbSession, principal: Reader):
+    """Evaluation rounds visible to the caller."""
+    return svc.list_evaluations(session, principal)
+
+
+@router.post("/evaluations", response_model=EvaluationRead, status_code=201)
+def create_evaluation(session: DbSession, principal: Officer, body: EvaluationCreate):
+    """Open an evaluation round under a compliant scheme in force of the officer's unit."""
+    return svc.create_evaluation(session, principal, svc.EvaluationIn(**body.model_dump()))
+
+
+@router.get("/evaluations/{evaluation_id}", response_model=EvaluationRead)
+def get_evaluation(session: DbSession, principal: Reader, evaluation_id: int):
+    """One evaluation round (404 if missing or not visible)."""
+    return svc.access_evaluation_by_id(session, principal, evaluation_id)
+
+
+@router.post("/evaluations/{evaluation_id}/draw", response_model=DrawResult)
+def draw_reviewers(session: DbSession, principal: Officer, evaluation_id: int):
+    """Close submissions and draw reviewers (conflicts excluded, load caps, seeded); again to fill gaps."""
+    return svc.draw_reviewers(session, principal, evaluation_id)
+
+
+@router.post("/evaluations/{evaluation_id}/results", response_model=ResultsRead)
+def compute_results(session: DbSession, principal: Officer, evaluation_id: int):
+    """Calibrate the reviewers' scores and rank the dossiers."""
+    return svc.compute_results(session, principal, evaluation_id)
+
+
+@router.post("/evaluations/{evaluation_id}/publish", response_model=EvaluationRead)
+def publish(session: DbSession, principal: Officer, evaluation_id: int):
+    """Publish the results (every submitted dossier needs a panel decision)."""
+    return svc.publish(session, principal, evaluation_id)
+
+
+@router.get("/evaluations/{evaluation_id}/dossiers", response_model=list[DossierRead])
+def list_dossiers(session: DbSession, principal: Reader, evaluation_id: int):
+    """Dossiers of an evaluation visible to the caller."""
+    svc.access_evaluation_by_id(session, principal, evaluation_id)
+    return [_dossier_out(session, principal, d, DossierRead) for d in svc.list_dossiers(session, principal, evaluation_id)]
+
+
+@router.get("/evaluations/{evaluation_id}/reviews", response_model=list[ReviewRow])
+def review_table(session: DbSession, principal: Reader, evaluation_id: int):
+    """The unit officer's table of reviewers and scores (never shown to candidates or the commission)."""
+    return svc.review_table(session, principal, evaluation_id)
+
+
+@router.get("/evaluations/{evaluation_id}/appeals", response_model=list[AppealRead])
+def list_appeals(session: DbSession, principal: Reader, evaluation_id: int):
+    """Appeals filed in an evaluation."""
+    return svc.list_appeals(session, principal, evaluation_id)
+
+
+@router.get("/evaluation-overview", response_model=list[OverviewRow])
+def evaluation_overview(session: DbSession, principal: Reader):
+    """Per unit and category: evaluations, cycles, dossiers, verified share of works, appeals."""
+    return svc.evaluation_overview(session, principal)
+
+
+# ---------------------------------------------------------------- dossiers
+@router.post("/dossiers", response_model=DossierDetail, status_code=201)
+def create_dossier(session: DbSession, principal: Candidate, body: DossierCreate):
+    """Start a dossier (the caller leads it) for an open evaluation of a unit the caller works at."""
+    data = svc.DossierIn(evaluation_id=body.evaluation_id, kind=body.kind, team_name=body.team_name, field=body.field,
+                         plan=body.plan, members=[svc.MemberIn(**m.model_dump()) for m in body.members])
+    return _dossier_out(session, principal, svc.create_dossier(session, principal, data))
+
+
+@router.get("/dossiers/{dossier_id}", response_model=DossierDetail)
+def get_dossier(session: DbSession, principal: Reader, dossier_id: int):
+    """A dossier with members, works (verified links) and evidence."""
+    return _dossier_out(session, principal, svc.access_dossier_by_id(session, principal, dossier_id))
+
+
+@router.post("/dossiers/{dossier_id}/works", response_model=WorkRead, status_code=201)
+def add_work(session: DbSession, principal: Candidate, dossier_id: int, body: WorkCreate):
+    """Add a representative work; a linked record is verified now (422 with the reason otherwise)."""
+    return svc.add_work(session, principal, dossier_id, svc.WorkIn(**body.model_dump()))
+
+
+@router.delete("/dossiers/{dossier_id}/works/{work_id}", status_code=204)
+def remove_work(session: DbSession, principal: Candidate, dossier_id: int, work_id: int):
+    """Remove a work from a draft dossier."""
+    svc.remove_work(session, principal, dossier_id, work_id)
+    return Response(status_code=204)
+
+
+@router.post("/dossiers/{dossier_id}/submit", response_model=DossierDetail)
+def submit_dossier(session: DbSession, principal: Candidate, dossier_id: int):
+    """Submit: the scheme's representative-work rules are enforced (422 naming the rule)."""
+    return _dossier_out(session, principal, svc.submit_dossier(session, principal, dossier_id))
+
+
+@router.get("/dossiers/{dossier_id}/result", response_model=DossierResult)
+def dossier_result(session: DbSession, principal: Reader, dossier_id: int):
+    """The decision (candidates: once published) and the appeal."""
+    d = svc.access_dossier_by_id(session, principal, dossier_id)
+    return DossierResult(dossier=_dossier_out(session, principal, d, DossierRead),
+                         decision=svc.decision_of(session, principal, dossier_id),
+                         appeal=svc.appeal_of(session, principal, dossier_id))
+
+
+@router.post("/dossiers/{dossier_id}/decision", response_model=DecisionRead)
+def decide(session: DbSession, principal: Officer, dossier_id: int, body: DecisionIn):
+    """The panel's decision with written reasons."""
+    return svc.decide(session, principal, dossier_id, body.outcome, body.reasons)
+
+
+@router.post("/dossiers/{dossier_id}/appeal", response_model=AppealRead, status_code=201)
+def file_appeal(session: DbSession, principal: Candidate, dossier_id: int, body: AppealIn):
+    """The candidate appeals a published decision."""
+    return svc.file_appeal(session, principal, dossier_id, body.grounds)
+
+
+@router.post("/appeals/{appeal_id}/decision", response_model=AppealRead)
+def decide_appeal(session: DbSession, principal: Officer, appeal_id: int, body: AppealDecisionIn):
+    """Record the appeal's outcome with reasons."""
+    return svc.decide_appeal(session, principal, appeal_id, body.status, body.outcome_reason, body.new_outcome)
+
+
+# ---------------------------------------------------------------- reviewers (no identity on blind schemes)
+@router.get("/reviews", response_model=list[ReviewerAssignment])
+def my_reviews(session: DbSession, principal: Reviewer):
+    """The caller's review assignments."""
+    return svc.my_assignments(session, principal)
+
+
+@router.get("/reviews/{assignment_id}", response_model=ReviewerDossier)
+def review_dossier(session: DbSession, principal: Reviewer, assignment_id: int):
+    """An assigned dossier as the reviewer sees it."""
+    return svc.reviewer_view(session, principal, assignment_id)
+
+
+@router.post("/reviews/{assignment_id}", response_model=ReviewAck)
+def submit_review(session: DbSession, principal: Reviewer, assignment_id: int, body: ReviewIn):
+    """Score every indicator of the scheme (0–100)."""
+    return svc.submit_review(session, principal, assignment_id, body.scores, body.comment)
+
+
+@router.post("/reviews/{assignment_id}/decline", response_model=ReviewAck)
+def decline_review(session: DbSession, principal: Reviewer, assignment_id: int, body: DeclineIn):
+    """Decline an assignment (e.g. a conflict of interest)."""
+    return svc.decline_assignment(session, principal, assignment_id, body.reason)
+
+
+# ---------------------------------------------------------------- industry practice (产学研践习)
+@router.get("/practice", response_model=list[PracticeRead])
+def list_practice(session: DbSession, principal: PracticeReader, person_id: int | None = None):
+    """Placements, secondments and leave for entrepreneurship visible to the caller."""
+    return svc.list_practice(session, principal, person_id)
+
+
+@router.post("/practice", response_model=PracticeRead, status_code=201)
+def create_practice(session: DbSession, principal: PracticeOfficer, body: PracticeCreate):
+    """Record a teacher's placement, secondment or leave (the home university's officer)."""
+    return svc.create_practice(session, principal, svc.PracticeIn(**body.model_dump()))
+
+
+@router.get("/practice/{practice_id}", response_model=PracticeRead)
+def get_practice(session: DbSession, principal: PracticeReader, practice_id: int):
+    """One practice record."""
+    return svc.access_practice_by_id(session, principal, practice_id)
+
+
+@router.post("/practice/{practice_id}/report", response_model=PracticeRead)
+def report_practice(session: DbSession, principal: PracticeTeacher, practice_id: int, body: PracticeReportIn):
+    """The teacher's outcome report."""
+    return svc.report_practice_outcome(session, principal, practice_id, body.outcome_report)
+
+
+@router.post("/practice/{practice_id}/host-evaluation", response_model=PracticeRead)
+def host_evaluate(session: DbSession, principal: PracticeHost, practice_id: int, body: HostEvaluationIn):
+    """The host enterprise's evaluation."""
+    return svc.host_evaluate_practice(session, principal, practice_id, body.host_rating, body.host_evaluation)
+
+
+@router.post("/practice/{practice_id}/return", response_model=PracticeRead)
+def record_return(session: DbSession, principal: PracticeOfficer, practice_id: int, body: ReturnIn):
+    """The teacher's return from leave for entrepreneurship."""
+    return svc.record_return(session, principal, practice_id, body.return_date, body.outcome_report)
