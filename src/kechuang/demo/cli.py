@@ -66,6 +66,10 @@ def load_cmd(
 
             loaded = generator.load(session, SYSTEM, data, source=f"demo:{size}:seed={seed}", dry_run=not execute,
                                     progress=progress)
+            if execute:  # before the demo log-ins and the commitments' indicators, which read these records
+                from kechuang.transfer import demo as transfer_demo
+
+                transfer_demo.load(session, size=size, seed=seed)
             accounts = _accounts_demo() if execute else None
             if accounts is not None:
                 accounts.ensure_demo_users(session)
