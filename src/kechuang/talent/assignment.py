@@ -52,4 +52,32 @@ def draw_reviewers(dossiers: list[Hashable], reviewers: list[Hashable], conflict
         out.assigned[d] = chosen
         if len(chosen) < need:
             out.short[d] = need - len(chosen)
+    # Repair: a short dossier takes a reviewer r from another dossier d2, which gets a spare reviewer instead.
+    for d in sorted(out.short, key=str):
+        while out.short.get(d):
+            if not _swap(d, out, eligible, load, load_cap, tiebreak):
+                break
+            out.short[d] -= 1
+            if not out.short[d]:
+                del out.short[d]
     return out
+
+
+def _swap(d, out: Draw, eligible, load, load_cap: int, tiebreak) -> bool:
+    ok_for_d = set(eligible(d)) - set(out.assigned[d])
+    spare = sorted((r for r in load if load[r] < load_cap), key=lambda r: (load[r], tiebreak[r]))
+    for d2 in sorted(out.assigned, key=str):
+        if d2 == d:
+            continue
+        for r in sorted(out.assigned[d2], key=lambda r: tiebreak[r]):
+            if r not in ok_for_d:
+                continue
+            ok_for_d2 = set(eligible(d2)) - set(out.assigned[d2])
+            r2 = next((x for x in spare if x in ok_for_d2), None)
+            if r2 is None:
+                continue
+            out.assigned[d2] = [r2 if x == r else x for x in out.assigned[d2]]
+            out.assigned[d].append(r)
+            load[r2] += 1
+            return True
+    return False
