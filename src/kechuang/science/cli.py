@@ -51,11 +51,15 @@ def _echo_json(obj) -> None:
 
 @app.command("seed")
 def seed_cmd(baselines: bool = typer.Option(True, "--baselines/--no-baselines",
-                                            help="Also run every built-in baseline that has no run yet.")):
-    """Register the built-in tasks and baseline models, and run their baselines (idempotent)."""
+                                            help="Also run every built-in baseline that has no run yet."),
+             slow: bool = typer.Option(False, "--slow", help="Include the slow tier (e.g. QM9; tens of seconds).")):
+    """Register the built-in tasks, their datasets and baseline models, and run their baselines (idempotent)."""
     with session_scope() as session:
-        service.ensure_builtins(session, SYSTEM)
-        runs = service.run_missing_baselines(session, SYSTEM) if baselines else []
+        if baselines:
+            runs = service.run_missing_baselines(session, SYSTEM, include=slow)
+        else:
+            service.ensure_builtin_datasets(session, SYSTEM, include=slow)
+            runs = []
         n_t, n_m = len(service.list_tasks(session, SYSTEM)), len(service.list_models(session, SYSTEM))
     console.print(_("{tasks} tasks and {models} models registered; {runs} baseline runs.", tasks=n_t, models=n_m,
                     runs=len(runs)))

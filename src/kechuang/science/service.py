@@ -51,7 +51,9 @@ REVIEW = permission("science.review", Role.COMMISSION)  # cross-border review, a
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 PREDICTIONS_DIR = PROJECT_ROOT / "var" / "science" / "predictions"
 FILES_DIR = PROJECT_ROOT / "var" / "science" / "files"
-ENV_PACKAGES = ("kechuang", "numpy", "polars", "statsmodels", "pandas", "scipy")
+ENV_PACKAGES = ("kechuang", "numpy", "polars", "statsmodels", "pandas", "scipy", "pvlib", "ase", "rdkit", "datamol",
+                "scikit-learn", "scanpy", "anndata", "qm9pack")
+BUILTIN_DATA_DIR = PROJECT_ROOT / "var" / "science" / "builtin"
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -247,8 +249,15 @@ def export_dataset(session: Session, principal: Principal, dataset_id: int, fmt:
 # --------------------------------------------------------------------------------- tasks and models
 
 
-def ensure_builtins(session: Session, principal: Principal) -> None:
-    """Register the built-in tasks (current version) and baseline models once (idempotent)."""
+def _registered_tasks(include: tuple[str, ...] | bool = ()) -> list[Task]:
+    """Built-in tasks to register: every standard-tier task, slow-tier ones only when ``include`` is True
+    or names them (a slow task's data take long to read)."""
+    return [t for t in TASKS.values() if t.tier != "slow" or include is True or (include and t.id in include)]
+
+
+def ensure_builtins(session: Session, principal: Principal, include: tuple[str, ...] | bool = ()) -> None:
+    """Register the built-in tasks (current version) and baseline models once (idempotent). Slow-tier tasks
+    only when ``include`` is True or names them."""
     for slug, desc in BASELINES.items():
         if session.scalar(select(ScienceModel.id).where(ScienceModel.slug == slug)) is None:
             served = [t.id for t in TASKS.values() if slug in t.baselines]
@@ -259,7 +268,7 @@ def ensure_builtins(session: Session, principal: Principal) -> None:
             session.add(m)
             session.flush()
             audit.record(session, principal, "science.model.create", "science_model", m.id, after={"slug": slug})
-    for t in TASKS.values():
+    for t in _registered_tasks(include):
         if session.scalar(select(EvaluationTask.id).where(EvaluationTask.slug == t.id,
                                                           EvaluationTask.version == t.version)) is None:
             d = t.describe()
@@ -274,15 +283,52 @@ def ensure_builtins(session: Session, principal: Principal) -> None:
                          after={"slug": t.id, "version": t.version, "content_hash": t.content_hash})
 
 
-def run_missing_baselines(session: Session, principal: Principal) -> list[EvaluationRun]:
-    """Run every built-in baseline on every built-in task where it has no ok run yet (leaderboards start
-    with their reference points)."""
-    ensure_builtins(session, principal)
+def ensure_builtin_datasets(session: Session, principal: Principal, include: tuple[str, ...] | bool = ()) -> None:
+    """Register the data of each built-in task that declares ``dataset`` metadata as a dataset version (one CSV
+    per split, hashed and quality-checked like any upload) and link the task to it (idempotent)."""
+    import csv
+
+    ensure_builtins(session, principal, include)
+    for t in _registered_tasks(include):
+        if not t.dataset:
+            continue
+        row = session.scalar(select(EvaluationTask).where(EvaluationTask.slug == t.id,
+                                                          EvaluationTask.version == t.version))
+        if row is None or row.dataset_id is not None:
+            continue
+        meta = dict(t.dataset)
+        ds_id = session.scalar(select(Dataset.id).where(Dataset.slug == meta["slug"],
+                                                         Dataset.version == meta["version"]))
+        if ds_id is None:
+            folder = BUILTIN_DATA_DIR / meta["slug"] / meta["version"]
+            folder.mkdir(parents=True, exist_ok=True)
+            files = []
+            for split in t.splits:
+                header, rows = t.table(split)
+                path = folder / f"{split}.csv"
+                with open(path, "w", newline="", encoding="utf-8") as fh:
+                    w = csv.writer(fh, lineterminator="\n")
+                    w.writerow(header)
+                    w.writerows(rows)
+                files.append({"name": path.name, "path": str(path), "split": split, "media_type": "text/csv"})
+            ds_id = create_dataset(session, principal, meta, files)[0].id
+        row.dataset_id = ds_id
+        session.flush()
+        audit.record(session, principal, "science.task.dataset", "evaluation_task", row.id,
+                     after={"dataset_id": ds_id, "dataset": meta["slug"], "version": meta["version"]})
+
+
+def run_missing_baselines(session: Session, principal: Principal,
+                          include: tuple[str, ...] | bool = ()) -> list[EvaluationRun]:
+    """Register the built-ins with their datasets and run every built-in baseline on every registered
+    built-in task where it has no ok run yet (leaderboards start with their reference points). Slow-tier
+    tasks only when ``include`` is True or names them."""
+    ensure_builtin_datasets(session, principal, include)
     done = set(session.execute(select(EvaluationTask.slug, ScienceModel.slug)
                                .join(EvaluationRun, EvaluationRun.task_id == EvaluationTask.id)
                                .join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
                                .where(EvaluationRun.status == "ok")).tuples())
-    return [run(session, principal, t.id, b) for t in TASKS.values() for b in sorted(t.baselines)
+    return [run(session, principal, t.id, b) for t in _registered_tasks(include) for b in sorted(t.baselines)
             if (t.id, b) not in done]
 
 
@@ -392,7 +438,7 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
     """Run ``model`` on ``task``'s evaluation split and store one run (ok with scores, or failed with the
     error) in a single flush at the end — never a half-written score."""
     require(principal, RUN)
-    ensure_builtins(session, principal)
+    ensure_builtins(session, principal, (task_slug,))
     task_row = _latest(session, EvaluationTask, task_slug)
     model = _latest(session, ScienceModel, model_slug)
     task = TASKS.get(task_slug)
@@ -474,7 +520,7 @@ def leaderboard(session: Session, principal: Principal, task_slug: str) -> dict[
     """Per model, its latest ok run on the task's latest version, ranked by the headline metric; failed
     and non-finite counts are shown, never hidden."""
     require(principal, READ)
-    ensure_builtins(session, principal)
+    ensure_builtins(session, principal, (task_slug,))
     task = _latest(session, EvaluationTask, task_slug)
     runs = session.execute(select(EvaluationRun, ScienceModel).join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
                            .where(EvaluationRun.task_id == task.id).order_by(EvaluationRun.id)).all()

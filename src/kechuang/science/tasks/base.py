@@ -50,6 +50,10 @@ class Task:
     splits: tuple[str, ...] = ("train", "test")
     bound: float | None = None  # |prediction| above this counts as exploding
     scorer: Callable[[Task, TaskData, np.ndarray], Evaluation] | None = None
+    tier: str = "standard"  # "slow": registered and run only on request (``science seed --slow``)
+    # Metadata of the task's data as a registered dataset (Croissant/DataCite fields; files are written by
+    # ``table``); None for tasks whose data are not registered as a dataset.
+    dataset: dict[str, Any] | None = None
     _cache: dict[str, TaskData] = field(default_factory=dict, repr=False)
 
     def load(self, split: str | None = None) -> TaskData:
@@ -81,11 +85,27 @@ class Task:
             return self.scorer(self, data, predictions)
         return evaluate(self.metrics, data.targets, predictions, bound=self.bound, seed=seed)
 
+    def table(self, split: str) -> tuple[list[str], list[list[Any]]]:
+        """One split as a table (header, rows): item id, input columns, target — what the registered
+        dataset's CSV file holds. Column names: ``context["input_columns"]`` or ``input_spec["columns"]``."""
+        d = self.load(split)
+        inputs = np.asarray(d.inputs)
+        inputs = inputs.reshape(len(d.item_ids), -1) if inputs.ndim != 1 else inputs[:, None]
+        names = d.context.get("input_columns") or self.input_spec.get("columns") or [
+            f"x{i}" for i in range(inputs.shape[1])]
+        target = self.target_spec.get("column", "target")
+        labels = self.target_spec.get("classes")
+        rows = []
+        for i, item in enumerate(d.item_ids):
+            y = d.targets[i]
+            rows.append([item, *inputs[i].tolist(), labels[int(y)] if labels else float(y)])
+        return ["item_id", *names, target], rows
+
     def describe(self) -> dict[str, Any]:
         """Metadata as a JSON-able dict (what the database row and the CLI show)."""
         return {"id": self.id, "version": self.version, "title": self.title, "domain": self.domain,
                 "suite": self.suite, "description": self.description, "source": self.source,
                 "licence": self.licence, "split": self.split, "input_spec": self.input_spec,
                 "target_spec": self.target_spec, "metrics": self.metrics, "headline": self.headline,
-                "higher_is_better": self.higher_is_better, "baselines": sorted(self.baselines),
+                "higher_is_better": self.higher_is_better, "baselines": sorted(self.baselines), "tier": self.tier,
                 "content_hash": self.content_hash}
