@@ -112,7 +112,23 @@
       ]
     };
   }
-  var builders = { policySandbox: policySandboxOption, facts: factsOption, status: statusOption, indicators: indicatorsOption,
+  function policyPeriodsOption(d, el) {
+    // A policy's eligible enterprises (bars) and total amount in yuan (line) per facts year.
+    return {
+      textStyle: { fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--font") },
+      color: ["#1747a6", "#0f766e"],
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 8, right: 8, top: el.clientWidth < 560 ? 56 : 36, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: d.periods },
+      yAxis: [{ type: "value", minInterval: 1 }, { type: "value", splitLine: { show: false } }],
+      series: [
+        { name: d.labels.eligible, type: "bar", data: d.eligible, barMaxWidth: 28 },
+        { name: d.labels.total, type: "line", yAxisIndex: 1, data: d.total_yuan, symbolSize: 7 }
+      ]
+    };
+  }
+  var builders = { policyPeriods: policyPeriodsOption, policySandbox: policySandboxOption, facts: factsOption, status: statusOption, indicators: indicatorsOption,
                    transferYears: transferYearsOption, transferTypes: transferTypesOption };
   function init() {
     if (!window.echarts) { return; }
