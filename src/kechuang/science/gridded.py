@@ -88,12 +88,14 @@ def open_dataset(path: Path, fmt: str | None = None):
             return xr.open_dataset(path, engine="h5netcdf", decode_timedelta=True)
         except (OSError, ValueError):  # NetCDF classic (CDF signature) is not HDF5
             return xr.open_dataset(path, engine="netcdf4", decode_timedelta=True)
-    if path.is_dir():
-        return xr.open_zarr(path, consolidated=None, decode_timedelta=True)
+    import warnings
+
     import zarr
 
-    store = zarr.storage.ZipStore(path, mode="r")
-    return xr.open_zarr(store, consolidated=None, decode_timedelta=True)
+    store = path if path.is_dir() else zarr.storage.ZipStore(path, mode="r")
+    with warnings.catch_warnings():  # stores without consolidated metadata are fine, only slower to open
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return xr.open_zarr(store, consolidated=None, decode_timedelta=True)
 
 
 def _rename_dims(ds):
@@ -192,11 +194,15 @@ def write_forecast(forecast: np.ndarray, spec: GridSpec, path: Path, fmt: str = 
     ds = to_dataset(forecast, spec)
     if fmt == "netcdf":
         ds.to_netcdf(path, engine="h5netcdf")
-    elif fmt == "zarr":
-        import zarr
+    elif fmt == "zarr":  # written to a folder, then zipped (a zip store would hold metadata twice)
+        import tempfile
 
-        with zarr.storage.ZipStore(path, mode="w") as store:
-            ds.to_zarr(store, mode="w", consolidated=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            ds.to_zarr(Path(tmp) / "store.zarr", mode="w", consolidated=False)
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+                for f in sorted((Path(tmp) / "store.zarr").rglob("*")):
+                    if f.is_file():
+                        zf.write(f, f.relative_to(Path(tmp) / "store.zarr").as_posix())
     else:
         raise ValueError(f"unknown format {fmt}")
     return path

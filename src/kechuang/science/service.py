@@ -29,7 +29,7 @@ from kechuang.core.errors import FieldError, NotFound, PermissionDenied, Validat
 from kechuang.core.i18n import N_
 from kechuang.core.permissions import has, permission, require
 from kechuang.db import utcnow
-from kechuang.science import export, quality
+from kechuang.science import adapters, export, gridded, quality
 from kechuang.science.models import (
     ACCESS_LEVELS,
     Dataset,
@@ -353,13 +353,14 @@ def _latest(session: Session, cls, slug: str):
 
 def _environment() -> dict[str, str]:
     env = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for p in ENV_PACKAGES:
+    for p in (*ENV_PACKAGES, *adapters.ENV_PACKAGES):
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             env[p] = importlib_metadata.version(p)
     return env
 
 
-def _predict(model: ScienceModel, task: Task, data) -> np.ndarray:
+def _predict(model: ScienceModel, task: Task, data, progress=None) -> np.ndarray:
+    """The model's predictions for ``data``; ``progress(fraction)`` is called where the adapter can tell."""
     cfg = model.adapter_config or {}
     if model.adapter == "python" and cfg.get("baseline"):
         fn = task.baselines.get(cfg["baseline"])
@@ -370,7 +371,19 @@ def _predict(model: ScienceModel, task: Task, data) -> np.ndarray:
         mod, _, attr = cfg["entry_point"].partition(":")
         return np.asarray(getattr(importlib.import_module(mod), attr)(task, data))
     if model.adapter == "openai" and cfg.get("base_url"):
-        return np.array([_chat(cfg, str(prompt)) for prompt in data.inputs], dtype=object)
+        answers = []
+        for i, prompt in enumerate(data.inputs):
+            answers.append(_chat(cfg, str(prompt)))
+            if progress is not None:
+                progress((i + 1) / len(data.inputs))
+        return np.array(answers, dtype=object)
+    if model.adapter == "onnx" and cfg.get("path"):
+        return adapters.run_onnx(Path(cfg["path"]), data.inputs, data.targets.shape, progress=progress)
+    if model.adapter == "predictions" and cfg.get("path") and cfg.get("format") in gridded.FORMATS:
+        reader = gridded.READERS.get(task.id)
+        if reader is None:
+            raise ValueError(f"task {task.id} does not take gridded forecast files")
+        return reader(task, Path(cfg["path"]), cfg["format"])
     if model.adapter == "predictions" and cfg.get("path"):
         values = json.loads(Path(cfg["path"]).read_text(encoding="utf-8"))
         missing = [i for i in data.item_ids if i not in values]
@@ -410,22 +423,29 @@ class RunTimeLimit(Exception):
     """The model did not answer within the run's time limit."""
 
 
-def _predict_within(model: ScienceModel, task: Task, data, limit_s: float) -> np.ndarray:
+def _predict_within(model: ScienceModel, task: Task, data, limit_s: float, progress=None) -> np.ndarray:
     """``_predict`` in a daemon thread; past ``limit_s`` the run fails (the thread is abandoned, not joined,
-    so a stuck model cannot hold the process)."""
+    so a stuck model cannot hold the process). The model thread only notes its progress; ``progress`` is
+    called from the calling thread (which owns the database session) while it waits."""
     import threading
 
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = _predict(model, task, data)
+            box["value"] = _predict(model, task, data, lambda f: box.__setitem__("fraction", f))
         except BaseException as exc:  # handed to the caller
             box["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True, name=f"science-run-{model.slug}")
     worker.start()
-    worker.join(limit_s)
+    deadline = time.monotonic() + limit_s
+    seen = None
+    while worker.is_alive() and (left := deadline - time.monotonic()) > 0:
+        worker.join(min(0.25, left) if progress is not None else left)
+        if progress is not None and box.get("fraction") != seen:
+            seen = box.get("fraction")
+            progress(seen)
     if worker.is_alive():
         raise RunTimeLimit(f"time limit of {limit_s:g} s exceeded")
     if "error" in box:
@@ -434,9 +454,16 @@ def _predict_within(model: ScienceModel, task: Task, data, limit_s: float) -> np
 
 
 def run(session: Session, principal: Principal, task_slug: str, model_slug: str, *, seed: int = 0,
-        keep_predictions: int = 5000, time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> EvaluationRun:
+        keep_predictions: int = 5000, time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+        progress=None) -> EvaluationRun:
     """Run ``model`` on ``task``'s evaluation split and store one run (ok with scores, or failed with the
-    error) in a single flush at the end — never a half-written score."""
+    error) in a single flush at the end — never a half-written score. ``progress(phase, fraction)``, when
+    given, hears load, predict (0.1–0.8), score and store."""
+
+    def report(phase: str, fraction: float) -> None:
+        if progress is not None:
+            progress(phase, fraction)
+
     require(principal, RUN)
     ensure_builtins(session, principal, (task_slug,))
     task_row = _latest(session, EvaluationTask, task_slug)
@@ -449,13 +476,16 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
     timings: dict[str, float] = {}
     status, error, preds = "ok", None, None
     ev = None
+    report("load", 0.02)
     data = task.load()
     timings["load_s"] = round(time.perf_counter() - t0, 4)
     try:
         t1 = time.perf_counter()
         np.random.seed(seed)  # for models that use the legacy global generator
-        preds = _predict_within(model, task, data, time_limit_s)
+        report("predict", 0.1)
+        preds = _predict_within(model, task, data, time_limit_s, lambda f: report("predict", 0.1 + 0.7 * f))
         timings["predict_s"] = round(time.perf_counter() - t1, 4)
+        report("score", 0.8)
         t2 = time.perf_counter()
         ev = task.score(data, preds, seed=seed)
         timings["score_s"] = round(time.perf_counter() - t2, 4)
@@ -463,6 +493,7 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
             status, error = "failed", ev.error
     except Exception as exc:  # a failing model marks its run failed; the platform keeps going
         status, error = "failed", f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
+    report("store", 0.95)
     stored, stored_path, preds_hash = None, None, None
     if preds is not None and preds.dtype.kind in "OUS" and preds.ndim == 1 and len(preds) == len(data.item_ids):
         preds_hash = _digest(preds)
@@ -487,12 +518,17 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
                       environment=_environment(), seed=seed, input_hash=_digest(data.inputs),
                       predictions=stored, predictions_path=stored_path, predictions_hash=preds_hash,
                       timings={**timings, "total_s": round(time.perf_counter() - t0, 4)},
+                      details=_details(ev.details) if ev and ev.details else None,
                       created_by_user_id=principal.user_id, started_at=started, finished_at=utcnow())
     session.add(r)
     session.flush()
     audit.record(session, principal, "science.run.create", "evaluation_run", r.id,
                  after={"task": task_slug, "model": model_slug, "status": status, "scores": r.scores})
     return r
+
+
+def _details(d: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(d, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
 
 
 def _jsonable(v):
@@ -513,7 +549,7 @@ def run_summary(session: Session, r: EvaluationRun) -> dict[str, Any]:
             "split": r.split, "n_items": r.n_items, "n_nonfinite": r.n_nonfinite, "n_exploding": r.n_exploding,
             "scores": r.scores, "ci": r.ci, "status": r.status, "error": r.error, "run_id": r.id,
             "seed": r.seed, "input_hash": r.input_hash, "content_hash": task.content_hash,
-            "environment": r.environment, "timings": r.timings}
+            "environment": r.environment, "timings": r.timings, "details": r.details or {}}
 
 
 def leaderboard(session: Session, principal: Principal, task_slug: str) -> dict[str, Any]:
