@@ -63,7 +63,8 @@ def run_checks(meta: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float
             bad_types[c] = int(cast.is_null().sum() - col.is_null().sum())
     bad_types = {c: n for c, n in bad_types.items() if n}
     checks.append(_check("schema_types", "n/a" if not fields else ("fail" if missing_cols or bad_types else "pass"),
-                         declared=len(fields), columns=df.columns, missing_columns=missing_cols, bad_values=bad_types))
+                         declared=len(fields), n_columns=len(df.columns), columns=df.columns[:25],  # wide: first 25
+                         missing_columns=missing_cols, bad_values=bad_types))
     nulls = {c: int(n) for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n}
     share = sum(nulls.values()) / max(1, df.height * df.width)
     checks.append(_check("missing_values", "pass" if not nulls else ("warn" if share < 0.05 else "fail"),
