@@ -175,6 +175,17 @@ def test_conflicted_reviewers_are_never_drawn(session):
     assert out["short"] == {str(d.id): 1}  # five wanted, four eligible: short rather than conflicted
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "talent.evaluation.draw")).one()
     assert entry.after["excluded"][str(d.id)] == excluded
+    # Adding a named expert by hand goes through the same conflict check.
+    with pytest.raises(Conflict) as exc:
+        svc.assign_reviewer(session, w.tto, ev_id, d.id, holder.id)
+    assert "shareholder" in exc.value.render_message("en")
+    with pytest.raises(ValidationFailed):
+        svc.assign_reviewer(session, w.tto, ev_id, d.id, cand.id)  # not an expert
+    fresh = make_person(session, roles=["expert"])
+    a = svc.assign_reviewer(session, w.tto, ev_id, d.id, fresh.id)
+    assert svc.assign_reviewer(session, w.tto, ev_id, d.id, fresh.id).id == a.id
+    with pytest.raises(NotFound):
+        svc.assign_reviewer(session, w.tto_other, ev_id, d.id, fresh.id)
 
 
 def test_load_caps_and_the_seeded_draw(session):

@@ -86,6 +86,9 @@ def load_cmd(
                 from kechuang.policy import demo as policy_demo
 
                 policy_demo.load(session, seed=seed)
+                from kechuang.talent import demo as talent_demo  # after transfer: dossiers link its records
+
+                talent_demo.load(session, seed=seed)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None

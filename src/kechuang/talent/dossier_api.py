@@ -15,6 +15,8 @@ from kechuang.talent.dossier_schemas import (
     AppealDecisionIn,
     AppealIn,
     AppealRead,
+    AssignIn,
+    AssignmentRead,
     DecisionIn,
     DecisionRead,
     DeclineIn,
@@ -83,6 +85,12 @@ def get_evaluation(session: DbSession, principal: Reader, evaluation_id: int):
 def draw_reviewers(session: DbSession, principal: Officer, evaluation_id: int):
     """Close submissions and draw reviewers (conflicts excluded, load caps, seeded); again to fill gaps."""
     return svc.draw_reviewers(session, principal, evaluation_id)
+
+
+@router.post("/evaluations/{evaluation_id}/assignments", response_model=AssignmentRead, status_code=201)
+def assign_reviewer(session: DbSession, principal: Officer, evaluation_id: int, body: AssignIn):
+    """Add a named expert to a dossier (409 on a conflict of interest or a full load)."""
+    return svc.assign_reviewer(session, principal, evaluation_id, body.dossier_id, body.reviewer_person_id)
 
 
 @router.post("/evaluations/{evaluation_id}/results", response_model=ResultsRead)

@@ -206,6 +206,23 @@ class ResultsRead(BaseModel):
     reviewer_bias: dict[str, float]
 
 
+class AssignIn(BaseModel):
+    dossier_id: int
+    reviewer_person_id: int
+
+
+class AssignmentRead(BaseModel):
+    """An assignment as the unit officer sees it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    evaluation_id: int
+    dossier_id: int
+    reviewer_person_id: int
+    status: str
+
+
 class ReviewRow(BaseModel):
     """The officer's table of assignments (reviewer identities and their scores)."""
 

@@ -769,6 +769,40 @@ def draw_reviewers(session: Session, principal: Principal, evaluation_id: int) -
     return summary
 
 
+def assign_reviewer(session: Session, principal: Principal, evaluation_id: int, dossier_id: int,
+                    reviewer_person_id: int) -> ReviewAssignment:
+    """The officer adds a named expert (e.g. an international peer) to a submitted dossier; conflicts and the
+    load cap are checked as in the draw. Assigning the same reviewer again answers the existing assignment."""
+    ev = _managed_evaluation(session, principal, evaluation_id, lock=True)
+    if ev.status != "reviewing":
+        raise Conflict(N_("Reviewers are added while the evaluation is in review (it is {status})."), status=ev.status)
+    d = _load_dossier(session, select(Dossier).where(Dossier.id == dossier_id, Dossier.evaluation_id == ev.id,
+                                                     Dossier.status == "submitted"))
+    existing = session.scalar(select(ReviewAssignment).where(ReviewAssignment.dossier_id == d.id,
+                                                             ReviewAssignment.reviewer_person_id == reviewer_person_id))
+    if existing is not None and existing.status != "declined":
+        return existing
+    if reviewer_person_id not in {p.id for p in expert_pool(session)}:
+        raise _invalid("reviewer_person_id", N_("Not a person with the expert role in the registry."),
+                       reviewer_person_id)
+    if existing is not None:
+        raise Conflict(N_("This reviewer declined the dossier."))
+    reasons = dossier_conflicts(session, ev, d, [reviewer_person_id]).get(reviewer_person_id)
+    if reasons:
+        raise Conflict(N_("Conflict of interest: {reasons}."), reasons=", ".join(reasons))
+    load = session.scalar(select(func.count(ReviewAssignment.id)).where(
+        ReviewAssignment.evaluation_id == ev.id, ReviewAssignment.reviewer_person_id == reviewer_person_id,
+        ReviewAssignment.status != "declined"))
+    if load >= ev.load_cap:
+        raise Conflict(N_("The reviewer has reached the load cap of {cap} dossiers."), cap=ev.load_cap)
+    obj = ReviewAssignment(evaluation_id=ev.id, dossier_id=d.id, reviewer_person_id=reviewer_person_id)
+    session.add(obj)
+    session.flush()
+    audit_log.record(session, principal, "talent.review.assign", "talent_review_assignment", obj.id,
+                     after={"dossier_id": d.id, "reviewer_person_id": reviewer_person_id})
+    return obj
+
+
 def readable_assignments(principal: Principal) -> Select:
     """A reviewer's own assignments."""
     require(principal, REVIEW)
