@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PIP) -e '.[dev,science]'
+	$(PIP) -e '.[dev,science,spark]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -41,7 +41,7 @@ test: install-dev
 	$(PY) -m pytest
 	@if [ -n "$$KECHUANG_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL =="; \
-		KECHUANG_TEST_DATABASE_URL="$$KECHUANG_TEST_POSTGRES_URL" $(PY) -m pytest -m "not browser"; \
+		KECHUANG_TEST_DATABASE_URL="$$KECHUANG_TEST_POSTGRES_URL" $(PY) -m pytest -m "not browser and not spark"; \
 	else echo "KECHUANG_TEST_POSTGRES_URL not set: PostgreSQL run skipped"; fi
 
 lint: install-dev

@@ -63,14 +63,19 @@ CONSTRUCTS = [
 ]
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_constructs_agree_on_random_rows(seed):
-    rng = random.Random(seed)
-    policies = [make_policy([("c", expr)], pid=f"p-{name}".replace("_", "-"),
-                            amount="ROUND(GREATEST(profit_fen, -7) * 0.35 + COALESCE(profit_fen@-1, 1) * 3 / 7)")
-                for name, expr in CONSTRUCTS]
-    cols = required_columns(policies)
+def construct_policies():
+    """One small policy per construct, all with the same money amount."""
+    return [make_policy([("c", expr)], pid=f"p-{name}".replace("_", "-"),
+                        amount="ROUND(GREATEST(profit_fen, -7) * 0.35 + COALESCE(profit_fen@-1, 1) * 3 / 7)")
+            for name, expr in CONSTRUCTS]
+
+
+def construct_frame(policies, seed: int, n: int = 400) -> pl.DataFrame:
+    """Random rows (15% NULL) with boundary values for the constructs' columns."""
     from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    cols = required_columns(policies)
 
     def val(typ):
         if rng.random() < 0.15:
@@ -83,8 +88,13 @@ def test_constructs_agree_on_random_rows(seed):
             return date(2023, 6, 1) + timedelta(days=rng.randint(0, 500))
         raise AssertionError(typ)
 
-    records = [{c: val(t) for c, t in cols.items()} for _ in range(400)]
-    frame = frame_from_records(records, cols)
+    return frame_from_records([{c: val(t) for c, t in cols.items()} for _ in range(n)], cols)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_constructs_agree_on_random_rows(seed):
+    policies = construct_policies()
+    frame = construct_frame(policies, seed)
     results = {b: evaluate(frame, policies, 2024, backend=b).long for b in BACKENDS}
     for b in BACKENDS:
         assert results[b].equals(results["polars"]), b

@@ -20,6 +20,8 @@ from kechuang.policy.facts import FACTS, split_column
 from kechuang.policy.language import Policy
 
 BACKENDS = ("polars", "sql", "sqlite")
+# Backends that need an optional extra or a server: Spark (extra ``spark`` and Java), PostgreSQL (a DSN).
+OPTIONAL_BACKENDS = ("spark", "postgres")
 SEP = "|"
 
 
@@ -115,6 +117,10 @@ def run_wide(frame: pl.DataFrame, compiled: list[CompiledPolicy], backend: str =
         return sql_backend.run_sqlite(frame, outputs)
     if backend == "postgres" and dsn:
         return sql_backend.run_postgres(frame, outputs, dsn)
+    if backend == "spark":
+        from kechuang.policy.engine import spark_backend
+
+        return spark_backend.run(frame, outputs)
     raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
