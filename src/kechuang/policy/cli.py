@@ -67,12 +67,13 @@ def eval_cmd(
     facts: Path = typer.Option(..., "--facts", help="Facts file (.csv or .parquet): credit_code + fact columns."),
     year: int = typer.Option(..., "--year", help="Facts year."),
     out: Path = typer.Option(..., "--out", help="Output file (.csv, or .parquet by extension)."),
-    backend: str = typer.Option("polars", "--backend", help="polars (default) or sql (DuckDB)."),
+    backend: str = typer.Option("polars", "--backend",
+                                help="polars (default), sql (DuckDB), sqlite, or spark (extra 'spark', local mode)."),
     explain: bool = typer.Option(False, "--explain", help="Add one column per clause (clause.<id>)."),
 ):
     """Evaluate every policy applying to YEAR over every enterprise of the facts file."""
-    if backend not in BACKENDS:
-        console.print(f"--backend must be one of: {', '.join(BACKENDS)}")
+    if backend not in (*BACKENDS, "spark"):
+        console.print(f"--backend must be one of: {', '.join((*BACKENDS, 'spark'))}")
         raise typer.Exit(2)
     try:
         pols = load_directory(policies)
