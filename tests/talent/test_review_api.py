@@ -67,7 +67,9 @@ def test_blind_round_journey(session, client_as):
     secrets_ = {w.uni.name_zh, w.uni.name_en} | {c.name_zh for c in w.candidates} | {c.name_en for c in w.candidates}
     submitted = 0
     for e in w.experts:
-        mine = client_as(w.expert(e)).get("/api/v1/talent/reviews").json()
+        listing = client_as(w.expert(e)).get("/api/v1/talent/reviews")
+        assert not any(s in listing.text for s in secrets_) and "dossier_id" not in listing.text
+        mine = listing.json()
         for a in mine:
             r = client_as(w.expert(e)).get(f"/api/v1/talent/reviews/{a['assignment_id']}")
             assert r.status_code == 200

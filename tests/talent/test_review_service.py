@@ -428,3 +428,43 @@ def test_no_talent_title_anywhere():
         cls = getattr(dossier_schemas, name)
         if isinstance(cls, type) and hasattr(cls, "model_fields"):
             assert not any(any(b in f for b in banned) for f in cls.model_fields), name
+
+
+# ---------------------------------------------------------------- teams and non-blind schemes
+def test_team_dossier_and_open_review(session):
+    w = make_world(session, n_candidates=3, n_experts=2)
+    lead, core, member = w.candidates
+    ev_id = open_evaluation(session, w, scheme_id=w.applied_scheme_id, reviewers_per_dossier=1)
+    me = w.researcher(lead)
+    with pytest.raises(ValidationFailed) as exc:
+        svc.create_dossier(session, me, svc.DossierIn(evaluation_id=ev_id, kind="team",
+                                                      members=[svc.MemberIn(person_id=core.id, role="boss")]))
+    assert sorted(_errors(exc)) == ["members[0].role", "team_name"]
+    with pytest.raises(ValidationFailed) as exc:
+        svc.create_dossier(session, me, svc.DossierIn(evaluation_id=ev_id, members=[svc.MemberIn(person_id=core.id)]))
+    assert _errors(exc) == ["members"]
+    d = svc.create_dossier(session, me, svc.DossierIn(
+        evaluation_id=ev_id, kind="team", team_name="智能检测团队",
+        members=[svc.MemberIn(person_id=core.id, role="core", contribution="负责算法"),
+                 svc.MemberIn(person_id=member.id, role="member", contribution="负责测试")]))
+    assert [(m.role, m.position) for m in d.members] == [("lead", 0), ("core", 1), ("member", 2)]
+    # A team member reads the dossier but only the lead edits it; a patent of the core member verifies.
+    assert svc.access_dossier_by_id(session, w.researcher(member), d.id).id == d.id
+    a = achievement(session, w.uni, [core])
+    with pytest.raises(NotFound):
+        svc.add_work(session, w.researcher(core), d.id, svc.WorkIn(kind="patent", contribution_statement=STATEMENT,
+                                                                   ref_type="achievement", ref_id=a.id))
+    assert svc.add_work(session, me, d.id, svc.WorkIn(kind="patent", contribution_statement=STATEMENT,
+                                                      ref_type="achievement", ref_id=a.id)).verified
+    svc.add_work(session, me, d.id, svc.WorkIn(kind="standard", title="团体标准", contribution_statement=STATEMENT))
+    svc.submit_dossier(session, me, d.id)
+    svc.draw_reviewers(session, w.tto, ev_id)
+    asg = session.scalars(select(ReviewAssignment).where(ReviewAssignment.dossier_id == d.id)).one()
+    reviewer = next(e for e in w.experts if e.id == asg.reviewer_person_id)
+    view = svc.reviewer_view(session, w.expert(reviewer), asg.id)
+    # The applied R&D example scheme is not blind: identity is shown, with the team's roles.
+    assert view["blind"] is False
+    assert view["identity"]["team_name"] == "智能检测团队" and view["identity"]["unit"] == w.uni.name_zh
+    assert [m["role"] for m in view["identity"]["members"]] == ["lead", "core", "member"]
+    assert [r["role"] for r in view["team_roles"]] == ["lead", "core", "member"]
+    assert view["works"][0]["identifier"] == a.number
