@@ -11,6 +11,7 @@ import pytest
 
 from kechuang.policy.engine import BACKENDS, compile_all, evaluate, required_columns
 from kechuang.policy.engine.core import evaluate as row_eval
+from kechuang.policy.engine.core import interpret
 from kechuang.policy.facts_io import frame_from_records
 from kechuang.policy.language import LIBRARY_DIR, load_directory
 from kechuang.policy.synthetic import generate_facts
@@ -43,8 +44,10 @@ def test_row_evaluator_agrees_with_polars():
         for cp in compiled:
             for cid, core in cp.clauses.items():
                 assert row_eval(core, row) == wide[f"{cp.id}|{cid}"][i], (cp.id, cid, row)
+                assert interpret(core, row) == wide[f"{cp.id}|{cid}"][i], (cp.id, cid, row)
             if cp.amount is not None:
                 assert row_eval(cp.amount, row) == wide[f"{cp.id}|__amount"][i]
+                assert interpret(cp.amount, row) == wide[f"{cp.id}|__amount"][i]
 
 
 CONSTRUCTS = [

@@ -300,7 +300,167 @@ def _hdiv(n: int, d: int) -> int:
 
 def evaluate(c: Core, row: dict[str, Any]) -> Any:
     """Evaluate a core expression on one row with SQL three-valued logic (None = NULL/unknown)."""
+    hit = _COMPILED.get(id(c))
+    if hit is None or hit[0] is not c:
+        hit = _compile_cached(c)
+    return hit[1](row)
+
+
+def row_function(c: Core):
+    """The compiled evaluator of ``c`` (cached): call it many times on rows."""
+    hit = _COMPILED.get(id(c))
+    if hit is None or hit[0] is not c:
+        hit = _compile_cached(c)
+    return hit[1]
+
+
+def interpret(c: Core, row: dict[str, Any]) -> Any:
+    """The reference tree-walking evaluator (same results as :func:`evaluate`; kept for tests)."""
     return _EVAL[c.op](c, row)
+
+
+# Compiled row evaluators: each core tree becomes nested Python closures once (no per-call dispatch on
+# ``op``), cached by node identity. Explanations and how-close searches call them thousands of times.
+_COMPILED: dict[int, tuple[Core, Any]] = {}
+
+
+def _compile_cached(c: Core) -> tuple[Core, Any]:
+    if len(_COMPILED) > 20_000:
+        _COMPILED.clear()
+    hit = _COMPILED[id(c)] = (c, compile_row(c))
+    return hit
+
+
+def compile_row(c: Core):
+    """A function ``row -> value`` computing ``c`` with SQL three-valued logic."""
+    op = c.op
+    if op == "col":
+        name = c.value
+        return lambda row: row.get(name)
+    if op == "const":
+        v = c.value
+        return lambda row: v
+    fs = [compile_row(a) for a in c.args]
+    if op in ("add", "sub", "mul"):
+        f = {"add": operator.add, "sub": operator.sub, "mul": operator.mul}[op]
+        fa, fb = fs
+        if c.dtype == "float":
+            def arith_f(row):
+                a = fa(row)
+                if a is None:
+                    return None
+                b = fb(row)
+                return None if b is None else f(float(a), float(b))
+            return arith_f
+
+        def arith(row):
+            a = fa(row)
+            if a is None:
+                return None
+            b = fb(row)
+            return None if b is None else f(a, b)
+        return arith
+    if op == "fdiv":
+        fa, fb = fs
+
+        def fdiv(row):
+            a = fa(row)
+            b = fb(row)
+            if a is None or b is None or b == 0:
+                return None
+            return float(a) / float(b)
+        return fdiv
+    if op == "hdiv":
+        fa, d = fs[0], c.value
+
+        def hdiv(row):
+            a = fa(row)
+            return None if a is None else _hdiv(a, d)
+        return hdiv
+    if op in ("neg", "abs", "tofloat"):
+        fa = fs[0]
+        g = {"neg": operator.neg, "abs": abs, "tofloat": float}[op]
+
+        def unary(row):
+            a = fa(row)
+            return None if a is None else g(a)
+        return unary
+    if op == "cmp":
+        fa, fb = fs
+        g = _CMP[c.value]
+
+        def cmp(row):
+            a = fa(row)
+            if a is None:
+                return None
+            b = fb(row)
+            return None if b is None else g(a, b)
+        return cmp
+    if op == "and":
+        def and_(row):
+            unknown = False
+            for f in fs:
+                v = f(row)
+                if v is False:
+                    return False
+                if v is None:
+                    unknown = True
+            return None if unknown else True
+        return and_
+    if op == "or":
+        def or_(row):
+            unknown = False
+            for f in fs:
+                v = f(row)
+                if v is True:
+                    return True
+                if v is None:
+                    unknown = True
+            return None if unknown else False
+        return or_
+    if op == "not":
+        fa = fs[0]
+
+        def not_(row):
+            v = fa(row)
+            return None if v is None else not v
+        return not_
+    if op == "isnull":
+        fa = fs[0]
+        return lambda row: fa(row) is None
+    if op == "in":
+        fa, values = fs[0], c.value
+
+        def in_(row):
+            v = fa(row)
+            return None if v is None else v in values
+        return in_
+    if op == "case":
+        pairs = [(fs[i], fs[i + 1]) for i in range(0, len(fs) - 1, 2)]
+        other = fs[-1]
+
+        def case(row):
+            for cond, val in pairs:
+                if cond(row) is True:
+                    return val(row)
+            return other(row)
+        return case
+    if op == "coalesce":
+        def coalesce(row):
+            for f in fs:
+                v = f(row)
+                if v is not None:
+                    return v
+            return None
+        return coalesce
+    if op in ("least", "greatest"):
+        g = min if op == "least" else max
+
+        def minmax(row):
+            vals = [f(row) for f in fs]
+            return None if None in vals else g(vals)
+        return minmax
+    raise AssertionError(f"no row evaluator for {op}")
 
 
 def _ev_col(c, row):

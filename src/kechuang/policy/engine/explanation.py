@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from kechuang.policy.engine import compile_policy, required_columns
-from kechuang.policy.engine.core import Core, Lowerer, evaluate
+from kechuang.policy.engine.core import Core, Lowerer, evaluate, row_function
 from kechuang.policy.facts import FACTS, split_column
 from kechuang.policy.facts_io import row_values
 from kechuang.policy.language import Expr, Policy
@@ -154,6 +154,10 @@ def yuan(fen: Any) -> str:
     """¥ text of an amount in fen (exact; fractions of a fen shown as decimals)."""
     if fen is None:
         return "—"
+    if type(fen) is int:  # the common case, in integer arithmetic
+        sign, a = ("-", -fen) if fen < 0 else ("", fen)
+        whole, cents = divmod(a, 100)
+        return f"{sign}¥{whole:,}" + (f".{cents:02d}" if cents else "")
     d = Decimal(fen.numerator) / Decimal(fen.denominator) if isinstance(fen, Fraction) else Decimal(fen)
     y = d / 100
     sign = "-" if y < 0 else ""
@@ -294,19 +298,7 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
             f = FACTS[base]
             facts.append(FactValue(base, col, lag, f.zh, f.en, f.type, row.get(col), show(row.get(col), f.type, f.fmt)))
         missing = [fv.column for fv in facts if fv.value is None]
-        params = []
-        tier_unit = info["tier_unit"]
-        for name in info["params"]:
-            p = policy.params[name]
-            since, value = cp.params[name]
-            vfmt = "percent" if p.type == "decimal" else ""
-            if p.kind == "tier":
-                unit = tier_unit.get(name, "int")
-                shown = ", ".join(f"≤{show(u, unit) if u is not None else '∞'}: {show(v, p.type, vfmt)}"
-                                  for u, v in value)
-            else:
-                shown = show(value, p.type, vfmt)
-            params.append(ParamValue(name, value, since.isoformat(), p.status, p.note, shown))
+        params = _param_values(policy, cp, clause.id, info)
         comps = []
         hc: list[HowClose] = []
         for cmp in info["comparisons"]:
@@ -331,6 +323,34 @@ def explain(policy: Policy, facts_row: dict[str, Any], year: int | None = None, 
         eligible = None
     return Explanation(policy.id, policy.title, policy.basis, year, cp.on.isoformat(), eligible, amount,
                        yuan(amount) if amount is not None else "", policy.informational, clauses)
+
+
+_PARAMS: dict[tuple[int, str], tuple[object, list[ParamValue]]] = {}
+
+
+def _param_values(policy: Policy, cp, clause_id: str, info: dict) -> list[ParamValue]:
+    """The dated parameter values a clause uses, as shown (the same for every enterprise: computed once)."""
+    key = (id(cp), clause_id)
+    hit = _PARAMS.get(key)
+    if hit is not None and hit[0] is cp:
+        return list(hit[1])
+    params = []
+    tier_unit = info["tier_unit"]
+    for name in info["params"]:
+        p = policy.params[name]
+        since, value = cp.params[name]
+        vfmt = "percent" if p.type == "decimal" else ""
+        if p.kind == "tier":
+            unit = tier_unit.get(name, "int")
+            shown = ", ".join(f"≤{show(u, unit) if u is not None else '∞'}: {show(v, p.type, vfmt)}"
+                              for u, v in value)
+        else:
+            shown = show(value, p.type, vfmt)
+        params.append(ParamValue(name, value, since.isoformat(), p.status, p.note, shown))
+    if len(_PARAMS) > 4096:
+        _PARAMS.clear()
+    _PARAMS[key] = (cp, params)
+    return list(params)
 
 
 def _how_close(cmp: Expr, vals: _Values, row: dict[str, Any], cols: dict[str, str]) -> list[HowClose]:
@@ -375,11 +395,15 @@ def _search(core: Core, row: dict[str, Any], col: str, typ: str) -> tuple[Any, A
         v = base + sign * k * step
         return float(v) if typ == "decimal" else v
 
+    trial = dict(row)  # one mutable copy: only ``col`` changes between trials
+    fn = row_function(core)
+
     def ok(k: int, sign: int) -> bool:
         v = value(k, sign)
         if v < 0:
             return False
-        return evaluate(core, {**row, col: v}) is True
+        trial[col] = v
+        return fn(trial) is True
 
     best = None
     for sign in (1, -1):
