@@ -68,7 +68,7 @@ def test_journey_through_the_forms(session, client_as):
     start = date.today() - timedelta(days=30)
     _post(tto, f"{app_url}/notice", app_url, {"notice_start_date": start.isoformat()})
     # an objection inside the notice blocks the decision until resolved
-    _post(tto, f"{app_url}/objections", app_url, {"objector": "课题组成员丁", "reason": "贡献未列",
+    _post(tto, f"{app_url}/objections", app_url, {"objector": "课题组成员丁", "objection_reason": "贡献未列",
                                                   "raised_date": (start + timedelta(days=2)).isoformat()})
     blocked = _post(tto, f"{app_url}/decision", app_url, {"decision": "approve", "reason": "同意"}, expect=409)
     assert "异议" in blocked.text or "objection" in blocked.text

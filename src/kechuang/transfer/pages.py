@@ -164,21 +164,21 @@ def workbench(request: Request, session: DbSession, principal: Reader, stage: st
     contracts = service.list_contracts(session, principal)
     income = service.list_income(session, principal)
     orgs, people = service.names(
-        session, [r["organisation_id"] for r in shown[:200]] + [a.organisation_id for a in apps]
+        session, [r["organisation_id"] for r in shown[:50]] + [a.organisation_id for a in apps]
         + [t.organisation_id for t in transfers] + [t.counterparty_organisation_id for t in transfers]
         + [c.seller_organisation_id for c in contracts] + [c.buyer_organisation_id for c in contracts],
         [a.applicant_person_id for a in apps])
     achs = service.achievements_by_id(session, [a.achievement_id for a in apps] + [t.achievement_id for t in transfers]
                                       + [i.achievement_id for i in income])
     return render(request, "transfer/workbench.html", _ctx(
-        title=N_("Technology transfer"), ledger=shown[:200], ledger_total=len(shown), by_stage=by_stage,
-        stage=stage, state=state, apps=apps, transfers=transfers[:100], contracts=contracts[:100],
-        income=income[:100], orgs=orgs, people=people, achs=achs,
+        title=N_("Technology transfer"), ledger=shown[:50], ledger_total=len(shown), by_stage=by_stage,
+        stage=stage, state=state, apps=apps, transfers=transfers[:50], contracts=contracts[:50],
+        income=income[:50], orgs=orgs, people=people, achs=achs,
         may_manage=service.can_manage(principal), may_register=service.can_register(principal),
         may_write_contract=has(principal, service.CONTRACT_WRITE), may_stats=has(principal, service.STATS),
         synthetic=_synthetic(transfers, contracts, apps),
         queue=[a for a in apps if a.state in ("submitted", "tto_review", "notice")],
-        missing={t.id: service.missing_steps(t) for t in transfers[:100] if t.state in ("draft", "signed")}),
+        missing={t.id: service.missing_steps(t) for t in transfers[:50] if t.state in ("draft", "signed")}),
         principal=principal)
 
 
@@ -337,10 +337,11 @@ def application_notice(request: Request, session: DbSession, principal: Manager,
 
 @router.post("/applications/{application_id}/objections")
 def application_objection(request: Request, session: DbSession, principal: Manager, application_id: int,
-                          objector: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+                          objector: Annotated[str, Form()] = "", objection_reason: Annotated[str, Form()] = "",
                           raised_date: Annotated[str, Form()] = ""):
     """Record an objection received during the notice."""
-    values = {"objector": objector, "reason": reason, "raised_date": raised_date}
+    reason = objection_reason
+    values = {"objector": objector, "objection_reason": reason, "raised_date": raised_date}
 
     def act():
         errors: list[FieldError] = []
@@ -348,7 +349,7 @@ def application_objection(request: Request, session: DbSession, principal: Manag
         if not objector.strip():
             errors.append(FieldError("objector", N_("This field is required.")))
         if not reason.strip():
-            errors.append(FieldError("reason", N_("This field is required.")))
+            errors.append(FieldError("objection_reason", N_("This field is required.")))
         _check(errors)
         service.raise_objection(session, principal, application_id,
                                 ObjectionIn(objector=objector.strip(), reason=reason.strip(), raised_date=raised))
