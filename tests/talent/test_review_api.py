@@ -56,6 +56,8 @@ def test_blind_round_journey(session, client_as):
         assert client_as(w.researcher(c)).post(f"/api/v1/talent/dossiers/{d['id']}/submit").status_code == 200  # idempotent
         dossier_ids.append(d["id"])
     # Candidates see only their own dossier.
+    assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get("/api/v1/talent/dossiers").json()] == \
+        [dossier_ids[1]]
     assert client_as(w.researcher(w.candidates[1])).get(f"/api/v1/talent/dossiers/{dossier_ids[0]}").status_code == 404
     assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get(f"/api/v1/talent/evaluations/{ev['id']}/dossiers").json()] == [dossier_ids[1]]
 
@@ -65,6 +67,7 @@ def test_blind_round_journey(session, client_as):
 
     # Reviewers: only their assignments, and no identity anywhere in the JSON.
     secrets_ = {w.uni.name_zh, w.uni.name_en} | {c.name_zh for c in w.candidates} | {c.name_en for c in w.candidates}
+    secrets_.add("示例大学")  # the unit's own scheme title names it: blind rounds show category and round only
     submitted = 0
     for e in w.experts:
         listing = client_as(w.expert(e)).get("/api/v1/talent/reviews")

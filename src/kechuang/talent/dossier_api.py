@@ -131,6 +131,13 @@ def evaluation_overview(session: DbSession, principal: Reader):
 
 
 # ---------------------------------------------------------------- dossiers
+@router.get("/dossiers", response_model=list[DossierRead])
+def list_my_dossiers(session: DbSession, principal: Reader, evaluation_id: int | None = None):
+    """Dossiers visible to the caller (a candidate: their own), optionally of one evaluation."""
+    return [_dossier_out(session, principal, d, DossierRead)
+            for d in svc.list_dossiers(session, principal, evaluation_id)]
+
+
 @router.post("/dossiers", response_model=DossierDetail, status_code=201)
 def create_dossier(session: DbSession, principal: Candidate, body: DossierCreate):
     """Start a dossier (the caller leads it) for an open evaluation of a unit the caller works at."""

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 from kechuang.core import audit as audit_log
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from kechuang.core.i18n import N_
+from kechuang.core.i18n import N_, gettext
 from kechuang.core.permissions import permission, require
 from kechuang.db import utcnow
 from kechuang.registry.models import Affiliation, Organisation, OrganisationRelation, Person
@@ -824,6 +824,19 @@ def _own_assignment(session: Session, principal: Principal, assignment_id: int, 
 
 
 _REDACTED = "■■"
+CATEGORY_LABELS: dict[str, str] = {
+    "basic_research": N_("Basic research"), "applied_rd": N_("Applied R&D"),
+    "tech_service": N_("Technology services"), "public_welfare": N_("Public-welfare research"),
+}
+CONFLICT_REASONS: dict[str, str] = {
+    "self": N_("Member of the dossier"), "same_unit": N_("Same unit"), "coauthor": N_("Co-author"),
+    "shareholder": N_("Shareholder relation"), "legal_representative": N_("Legal-representative relation"),
+}
+
+
+def _blind_title(ev: Any) -> str:
+    """A round's title on blind schemes: category and round only (a unit's own title may name the unit)."""
+    return f"{gettext(CATEGORY_LABELS.get(ev.category, ev.category))} · {ev.round_label}"
 
 
 def _redactor(session: Session, ev: TalentEvaluation, d: Dossier):
@@ -863,7 +876,7 @@ def reviewer_view(session: Session, principal: Principal, assignment_id: int) ->
                  "host_rating": p["host_rating"]} for p in evidence.get("practice", [])]
     out: dict[str, Any] = {
         "assignment_id": a.id, "code": d.code, "status": a.status, "blind": blind,
-        "evaluation": {"title": clean(scheme.title.get("zh") or ev.title), "category": ev.category,
+        "evaluation": {"title": _blind_title(ev) if blind else ev.title, "category": ev.category,
                        "round_label": ev.round_label, "status": ev.status},
         "kind": d.kind, "field": d.field, "plan": clean(d.plan),
         "team_roles": [{"role": m.role, "contribution": clean(m.contribution)} for m in d.members],
@@ -889,16 +902,13 @@ def my_assignments(session: Session, principal: Principal) -> list[dict[str, Any
     rows = session.execute(readable_assignments(principal).with_only_columns(
         ReviewAssignment.id, ReviewAssignment.status, ReviewAssignment.submitted_at, Dossier.code, Dossier.kind,
         TalentEvaluation.category, TalentEvaluation.round_label, TalentEvaluation.status, TalentEvaluation.blind,
-        TalentEvaluation.scheme_id).join(Dossier, Dossier.id == ReviewAssignment.dossier_id).join(
+        ReviewAssignment.evaluation_id).join(Dossier, Dossier.id == ReviewAssignment.dossier_id).join(
         TalentEvaluation, TalentEvaluation.id == ReviewAssignment.evaluation_id).order_by(ReviewAssignment.id)).all()
-    titles = {}
-    for r in rows:
-        if r.scheme_id not in titles:
-            row = session.get(EvaluationScheme, r.scheme_id)
-            titles[r.scheme_id] = row.title
+    titles = dict(session.execute(select(TalentEvaluation.id, TalentEvaluation.title).where(
+        TalentEvaluation.id.in_({r.evaluation_id for r in rows} or {-1}))).all())
     return [{"assignment_id": r.id, "status": r[1], "submitted_at": r.submitted_at, "code": r.code, "kind": r.kind,
              "category": r.category, "round_label": r.round_label, "evaluation_status": r[7], "blind": r.blind,
-             "scheme_title": titles[r.scheme_id]} for r in rows]
+             "scheme_title": _blind_title(r) if r.blind else titles[r.evaluation_id]} for r in rows]
 
 
 def submit_review(session: Session, principal: Principal, assignment_id: int, scores: dict[str, Decimal],
