@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import Response
+from sqlalchemy import exists, select
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
@@ -18,6 +19,7 @@ from kechuang.core.tabular import XLSX_MEDIA
 from kechuang.policy import sandbox, versions
 from kechuang.policy.version_models import PolicyVersion
 from kechuang.registry import reference as ref
+from kechuang.registry.models import Organisation
 from kechuang.web.pageutil import field_errors, pages_router, redirect
 from kechuang.web.templating import NavItem, register_nav, render
 
@@ -165,9 +167,11 @@ def _sandbox_ctx(session, principal, policy_key: str | None, **extra: Any) -> di
 
 @router.get("/policy/sandbox")
 def sandbox_page(request: Request, session: DbSession, principal: Simulator, policy: str | None = None,
-                 version: int | None = None):
+                 version: int | None = None, mode: str = "params"):
     """Choose a policy in force and change its parameters, or paste a draft (``?version=`` loads a stored one)."""
     ctx = _sandbox_ctx(session, principal, policy)
+    if mode == "draft":
+        ctx.update(mode="draft", chosen=None)
     if version is not None:
         v = versions.access_version_by_id(session, principal, version)
         ctx.update(mode="draft", text=v.yaml_text)
@@ -197,5 +201,6 @@ def sandbox_run(request: Request, session: DbSession, principal: Simulator,
     if export:
         return Response(sandbox.to_xlsx(result), media_type=XLSX_MEDIA,
                         headers={"Content-Disposition": f'attachment; filename="sandbox-{result.policy.id}.xlsx"'})
-    ctx.update(result=result, chart=_chart(result))
+    synthetic = session.scalar(select(exists().where(Organisation.is_synthetic.is_(True))))
+    ctx.update(result=result, chart=_chart(result), synthetic=bool(synthetic))
     return render(request, "policy/sandbox.html", ctx, principal=principal)

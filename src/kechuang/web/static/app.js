@@ -102,7 +102,7 @@
       color: ["#94a3b8", "#1747a6"],
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { top: 0 },
-      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 24, top: 36, bottom: 30, containLabel: true },
       xAxis: { type: "value", name: d.labels.count_axis, nameLocation: "middle", nameGap: 24, minInterval: 1 },
       yAxis: { type: "category", data: g.categories, inverse: true,
                axisLabel: { width: el.clientWidth < 560 ? 96 : 180, overflow: "truncate" } },
