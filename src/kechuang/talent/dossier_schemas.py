@@ -33,6 +33,8 @@ class EvaluationCreate(BaseModel):
 
 
 class EvaluationRead(BaseModel):
+    """A round (the draw's seed is not shown: it is in the draw's audit entry, for auditors)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -45,7 +47,6 @@ class EvaluationRead(BaseModel):
     reviewers_per_dossier: int
     load_cap: int
     calibration: str
-    seed: int
     status: str
     submission_deadline_date: date | None
     appeal_days: int
