@@ -41,7 +41,7 @@ def onnx_tile(path: Path, n_features: int, repeats: int, scale: float = 1.0, out
                   helper.make_tensor("ax", TensorProto.INT64, [1], [2])]
         out_name = "Y"
     graph = helper.make_graph(nodes, "tile", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", n_features])],
-                              [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)], inits)
+                              [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", repeats, out_features or n_features])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kechuang-tests")
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import NotFound
-from kechuang.science import service
+from kechuang.science import boards, jobs, service, uploads
 from kechuang.science.models import EvaluationRun
 from kechuang.science.schemas import (
     AccessRequestIn,
@@ -19,6 +19,8 @@ from kechuang.science.schemas import (
     DatasetFileRead,
     DatasetRead,
     DecisionIn,
+    JobIn,
+    ModelRead,
     QualityReportRead,
     RunIn,
 )
@@ -28,6 +30,7 @@ router = APIRouter(prefix="/api/v1/science", tags=["science"])
 Reader = Annotated[Principal, Depends(requires(service.READ))]
 Runner = Annotated[Principal, Depends(requires(service.RUN))]
 Reviewer = Annotated[Principal, Depends(requires(service.REVIEW))]
+Publisher = Annotated[Principal, Depends(requires(service.PUBLISH))]
 MEDIA = {"croissant": "application/ld+json", "datacite": "application/vnd.datacite.datacite+json",
          "datacite-xml": "application/vnd.datacite.datacite+xml"}
 
@@ -117,3 +120,69 @@ def get_run(run_id: int, session: DbSession, principal: Reader) -> dict[str, Any
     if r is None:
         raise NotFound()
     return service.run_summary(session, r)
+
+
+@router.post("/jobs", status_code=202)
+def create_job(body: JobIn, session: DbSession, principal: Runner) -> dict[str, Any]:
+    """Queue a run as a background job; poll ``GET /jobs/{id}`` for status and progress."""
+    return jobs.job_summary(jobs.enqueue(session, principal, body.task, body.model, seed=body.seed,
+                                         time_limit_s=body.time_limit_s))
+
+
+@router.get("/jobs")
+def list_jobs(session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """The caller's newest jobs (a reviewer sees all)."""
+    return [jobs.job_summary(j) for j in jobs.list_jobs(session, principal)]
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, session: DbSession, principal: Reader) -> dict[str, Any]:
+    """A job's status (queued, running, succeeded, failed), progress 0–1, phase, error and run id."""
+    return jobs.job_summary(jobs.access_job_by_id(session, principal, job_id))
+
+
+@router.post("/models", status_code=201, response_model=ModelRead)
+def register_model(session: DbSession, principal: Publisher, slug: Annotated[str, Form()],
+                   version: Annotated[str, Form()], name: Annotated[str, Form()], domain: Annotated[str, Form()],
+                   task_kind: Annotated[str, Form()], adapter: Annotated[str, Form()],
+                   file: Annotated[UploadFile | None, File()] = None, task: Annotated[str | None, Form()] = None,
+                   licence: Annotated[str | None, Form()] = None, training_data: Annotated[str | None, Form()] = None,
+                   training_dataset_ids: Annotated[str | None, Form(description="Comma-separated dataset ids.")] = None,
+                   intended_use: Annotated[str | None, Form()] = None, limits: Annotated[str | None, Form()] = None,
+                   base_url: Annotated[str | None, Form()] = None, endpoint_model: Annotated[str | None, Form()] = None,
+                   api_key_env: Annotated[str | None, Form()] = None):
+    """Register a model version with its card: an ONNX file, a predictions file for ``task`` (JSON, NetCDF
+    or zipped Zarr) or an OpenAI-compatible endpoint (multipart form)."""
+    card = {"slug": slug, "version": version, "name": name, "domain": domain, "task_kind": task_kind,
+            "licence": licence, "training_data": training_data, "intended_use": intended_use, "limits": limits,
+            "training_dataset_ids": uploads.parse_ids(training_dataset_ids)}
+    with uploads.spooled(file) as path:
+        return uploads.register_model(session, principal, card, adapter, file=path, task=task or None,
+                                      config={"base_url": base_url, "model": endpoint_model,
+                                              "api_key_env": api_key_env})
+
+
+@router.get("/models/{slug}")
+def get_model(slug: str, session: DbSession, principal: Reader) -> dict[str, Any]:
+    """A model card with every version, its adapter, file hash, training datasets and latest runs."""
+    card = uploads.model_card(session, principal, slug)
+    return {"id": slug, "versions": [ModelRead.model_validate(m).model_dump(mode="json") for m in card["versions"]],
+            "training_datasets": [{"id": d.id, "slug": d.slug, "version": d.version, "name": d.name}
+                                  for d in card["datasets"].values()],
+            "runs": [{"run_id": x["run"].id, "task": x["task"].slug, "status": x["run"].status,
+                      "scores": {x["task"].headline_metric: x["run"].scores.get(x["task"].headline_metric)}}
+                     for x in card["runs"]]}
+
+
+@router.get("/suites/{suite}/leaderboard")
+def suite_leaderboard(suite: Literal["weather", "life", "matter", "llm"], session: DbSession,
+                      principal: Reader) -> dict[str, Any]:
+    """Each task of the suite with its ranked models, headline metric and bootstrap interval."""
+    return boards.suite_leaderboard(session, principal, suite)
+
+
+@router.get("/runs/{run_id}/predictions")
+def run_predictions(run_id: int, session: DbSession, principal: Reader, page: int = Query(1, ge=1),
+                    per_page: int = Query(50, ge=1, le=200)) -> dict[str, Any]:
+    """A page of a run's per-item predictions (with targets and absolute errors where they are numbers)."""
+    return boards.run_items(session, principal, run_id, page, per_page)

@@ -3,22 +3,26 @@ skill-by-lead chart; dataset page with the quality report; run page. Templates: 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
-from kechuang.core.errors import NotFound
+from kechuang.core.errors import NotFound, ValidationFailed
 from kechuang.core.i18n import N_, gettext
-from kechuang.science import service
-from kechuang.science.models import EvaluationRun, EvaluationTask, ScienceModel
+from kechuang.core.permissions import has
+from kechuang.science import boards, jobs, service, uploads
+from kechuang.science.models import MODEL_DOMAINS, EvaluationRun, EvaluationTask, ScienceModel
 from kechuang.web.pageutil import pages_router
 from kechuang.web.templating import NavItem, register_nav, render
 
 router = pages_router()
 Reader = Annotated[Principal, Depends(requires(service.READ))]
+Runner = Annotated[Principal, Depends(requires(service.RUN))]
+Publisher = Annotated[Principal, Depends(requires(service.PUBLISH))]
 register_nav(NavItem("science", N_("AI for Science"), "/science", service.READ, order=30))
 
 COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#57606a")
@@ -52,7 +56,7 @@ def index(request: Request, session: DbSession, principal: Reader):
     """Tasks, datasets and models."""
     service.ensure_builtins(session, principal)
     return render(request, "science/index.html", {
-        "title": N_("AI for Science"), "active_nav": "science",
+        "title": N_("AI for Science"), "active_nav": "science", "suites": boards.SUITES,
         "tasks": service.list_tasks(session, principal), "datasets": service.list_datasets(session, principal),
         "models": service.list_models(session, principal)})
 
@@ -63,8 +67,38 @@ def task_page(task_id: str, request: Request, session: DbSession, principal: Rea
     board = service.leaderboard(session, principal, task_id)
     task = session.scalar(select(EvaluationTask).where(EvaluationTask.slug == task_id)
                           .order_by(EvaluationTask.id.desc()).limit(1))
+    models = [m for m in service.list_models(session, principal) if _serves(m, task)]
     return render(request, "science/task.html", {"title": task.title, "active_nav": "science", "task": task,
-                                                 "board": board, "chart": _chart(board)})
+                                                 "board": board, "chart": _chart(board),
+                                                 "variables": _variable_table(board),
+                                                 "can_run": has(principal, service.RUN),
+                                                 "run_models": sorted({m.slug for m in models})})
+
+
+def _serves(m: ScienceModel, task: EvaluationTask) -> bool:
+    """Whether model ``m`` can be run on ``task``: a baseline that lists it, or a model not tied to another task."""
+    if m.is_builtin:
+        return m.slug in (task.baselines or [])
+    return (m.adapter_config or {}).get("task") in (None, task.slug)
+
+
+def _variable_table(board: dict) -> dict[str, Any] | None:
+    """Per model, ``rmse.<var>@<lead>`` / ``acc.<var>@<lead>`` scores as rows (gridded tasks)."""
+    leads: set[float] = set()
+    rows = []
+    for r in board["rows"]:
+        cells: dict[tuple[str, str], dict[float, float]] = {}
+        for k, v in r["scores"].items():
+            if "." in k.split("@")[0] and "@" in k:
+                metric_var, lead = k.split("@", 1)
+                metric, var = metric_var.split(".", 1)
+                cells.setdefault((var, metric), {})[float(lead)] = v
+                leads.add(float(lead))
+        for (var, metric), by_lead in sorted(cells.items()):
+            rows.append({"model": r["model"], "variable": var, "metric": metric, "by_lead": by_lead})
+    if not rows:
+        return None
+    return {"leads": sorted(leads), "rows": rows}
 
 
 @router.get("/science/datasets/{dataset_id}")
@@ -77,11 +111,111 @@ def dataset_page(dataset_id: int, request: Request, session: DbSession, principa
 
 
 @router.get("/science/runs/{run_id}")
-def run_page(run_id: int, request: Request, session: DbSession, principal: Reader):
-    """One run: scores, counts, environment, hashes, timings."""
+def run_page(run_id: int, request: Request, session: DbSession, principal: Reader,
+             page: Annotated[int, Query(ge=1)] = 1):
+    """One run: scores, counts, environment, hashes, timings and per-item predictions (paginated)."""
     r = session.get(EvaluationRun, run_id)
     if r is None:
         raise NotFound()
     model = session.get(ScienceModel, r.model_id)
+    items = boards.run_items(session, principal, run_id, page, 50)
     return render(request, "science/run.html", {"title": gettext("Run {id}", id=run_id), "active_nav": "science",
-                                                "run": service.run_summary(session, r), "model": model})
+                                                "run": service.run_summary(session, r), "model": model,
+                                                "items": items})
+
+
+@router.post("/science/tasks/{task_id}/jobs")
+def queue_job(task_id: str, session: DbSession, principal: Runner, model: Annotated[str, Form()],
+              seed: Annotated[int, Form()] = 0):
+    """Queue a run of ``model`` on the task and go to the job's progress page."""
+    job = jobs.enqueue(session, principal, task_id, model, seed=seed)
+    return RedirectResponse(f"/science/jobs/{job.id}", status_code=303)
+
+
+@router.get("/science/jobs/{job_id}")
+def job_page(job_id: int, request: Request, session: DbSession, principal: Reader):
+    """A background run: status and progress, refreshed by htmx until it ends."""
+    job = jobs.access_job_by_id(session, principal, job_id)
+    return render(request, "science/job.html", {"title": gettext("Job {id}", id=job_id), "active_nav": "science",
+                                                "job": job})
+
+
+@router.get("/science/jobs/{job_id}/status")
+def job_status(job_id: int, request: Request, session: DbSession, principal: Reader):
+    """The job's status fragment (htmx polling; stops polling once the job has ended)."""
+    job = jobs.access_job_by_id(session, principal, job_id)
+    return render(request, "science/_job_status.html", {"job": job})
+
+
+@router.get("/science/models")
+def model_catalogue(request: Request, session: DbSession, principal: Reader,
+                    domain: Annotated[str | None, Query()] = None):
+    """Every model (latest version) with domain, adapter, licence, versions and runs."""
+    dom = domain if domain in MODEL_DOMAINS else None
+    return render(request, "science/models.html", {
+        "title": N_("Models"), "active_nav": "science", "rows": uploads.model_catalogue(session, principal, dom),
+        "domain": dom, "domains": MODEL_DOMAINS, "can_publish": has(principal, service.PUBLISH)})
+
+
+def _model_form(request: Request, session: DbSession, principal: Principal, values: dict, errors: dict,
+                message: str | None = None, status_code: int = 200):
+    return render(request, "science/model_form.html", {
+        "title": N_("Register a model"), "active_nav": "science", "values": values, "errors": errors,
+        "message": message, "domains": MODEL_DOMAINS, "tasks": service.list_tasks(session, principal),
+        "datasets": service.list_datasets(session, principal)}, status_code=status_code, principal=principal)
+
+
+@router.get("/science/models/new")
+def model_new(request: Request, session: DbSession, principal: Publisher):
+    """Form: a model card with an ONNX file, a predictions file or an OpenAI-compatible endpoint."""
+    return _model_form(request, session, principal, {"version": "1.0.0", "adapter": "onnx"}, {})
+
+
+@router.post("/science/models")
+def model_create(request: Request, session: DbSession, principal: Publisher,
+                 slug: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
+                 name: Annotated[str, Form()] = "", domain: Annotated[str, Form()] = "",
+                 task_kind: Annotated[str, Form()] = "", adapter: Annotated[str, Form()] = "",
+                 task: Annotated[str, Form()] = "", licence: Annotated[str, Form()] = "",
+                 training_data: Annotated[str, Form()] = "", training_dataset_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+                 intended_use: Annotated[str, Form()] = "", limits: Annotated[str, Form()] = "",
+                 base_url: Annotated[str, Form()] = "", endpoint_model: Annotated[str, Form()] = "",
+                 file: Annotated[UploadFile | None, File()] = None):
+    """Register the model version; the form again with every field's error when it is refused."""
+    values = {"slug": slug, "version": version, "name": name, "domain": domain, "task_kind": task_kind,
+              "adapter": adapter, "task": task, "licence": licence, "training_data": training_data,
+              "training_dataset_ids": training_dataset_ids, "intended_use": intended_use, "limits": limits,
+              "base_url": base_url, "endpoint_model": endpoint_model}
+    card = {k: values[k] for k in uploads.CARD_FIELDS} | {"training_dataset_ids": training_dataset_ids}
+    try:
+        with uploads.spooled(file) as path:
+            model = uploads.register_model(session, principal, card, adapter, file=path, task=task or None,
+                                           config={"base_url": base_url, "model": endpoint_model})
+    except ValidationFailed as exc:
+        errors: dict[str, list[str]] = {}
+        for e in exc.errors:
+            errors.setdefault(e.field if e.field in values or e.field == "file" else "__all__", []).append(
+                e.render()["reason"])
+        return _model_form(request, session, principal, values, errors, exc.render_message(), 422)
+    return RedirectResponse(f"/science/models/{model.slug}", status_code=303)
+
+
+@router.get("/science/models/{slug}")
+def model_page(slug: str, request: Request, session: DbSession, principal: Reader):
+    """A model card: domain, task, licence, training data (linked datasets), intended use, limits, every
+    version with its adapter and file hash, and its runs."""
+    card = uploads.model_card(session, principal, slug)
+    m = card["latest"]
+    return render(request, "science/model.html", {
+        "title": m.name, "active_nav": "science", "card": card, "m": m,
+        "can_run": has(principal, service.RUN),
+        "tasks": sorted({t.slug for t in service.list_tasks(session, principal) if _serves(m, t)})})
+
+
+@router.get("/science/suites/{suite}")
+def suite_page(suite: str, request: Request, session: DbSession, principal: Reader):
+    """A suite's leaderboards (weather, life, matter, scientific LLMs): each task's ranked models with the
+    headline metric and its bootstrap interval."""
+    board = boards.suite_leaderboard(session, principal, suite)
+    return render(request, "science/suite.html", {"title": board["title"], "active_nav": "science",
+                                                  "board": board, "suites": boards.SUITES})

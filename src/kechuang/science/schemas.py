@@ -92,3 +92,34 @@ class RunIn(BaseModel):
     task: str
     model: str
     seed: int = 0
+
+
+class JobIn(BaseModel):
+    """A run to queue: task, model, seed and time limit (seconds)."""
+
+    task: str
+    model: str
+    seed: int = 0
+    time_limit_s: float = Field(600.0, gt=0, le=6 * 3600)
+
+
+class ModelRead(BaseModel):
+    """A model version with its card and adapter (the adapter's file path is not shown)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    slug: str
+    version: str
+    name: str
+    domain: str
+    task_kind: str
+    licence: str | None
+    training_dataset_ids: list[int]
+    training_data: str | None
+    intended_use: str | None
+    limits: str | None
+    adapter: str
+    is_builtin: bool
+    file_sha256: str | None
+    file_size_bytes: int | None
+    created_at: datetime

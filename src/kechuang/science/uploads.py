@@ -6,9 +6,12 @@ SHA-256 and size. A slug belongs to the owner of its first version. Services flu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +209,39 @@ def model_catalogue(session: Session, principal: Principal, domain: str | None =
     if domain:
         q = q.where(ScienceModel.domain == domain)
     models = list(session.scalars(q))
-    n_versions = dict(session.execute(select(ScienceModel.slug, func.count()).group_by(ScienceModel.slug)).tuples())
+    n_versions = dict(session.execute(select(ScienceModel.slug, func.count()).group_by(ScienceModel.slug)).all())
     n_runs = dict(session.execute(select(ScienceModel.slug, func.count(EvaluationRun.id))
                                   .join(EvaluationRun, EvaluationRun.model_id == ScienceModel.id)
-                                  .where(EvaluationRun.status == "ok").group_by(ScienceModel.slug)).tuples())
+                                  .where(EvaluationRun.status == "ok").group_by(ScienceModel.slug)).all())
     return [{"model": m, "versions": n_versions.get(m.slug, 1), "runs": n_runs.get(m.slug, 0)} for m in models]
+
+
+def parse_ids(text: str | None) -> list[int]:
+    """``"3, 5"`` → [3, 5]; a non-number is refused naming the field."""
+    out = []
+    for part in (text or "").replace(";", ",").split(","):
+        if part.strip():
+            if not part.strip().isdigit():
+                raise ValidationFailed(errors=[FieldError("training_dataset_ids", N_("Give dataset ids as numbers."),
+                                                          value=part.strip())])
+            out.append(int(part.strip()))
+    return out
+
+
+@contextlib.contextmanager
+def spooled(upload) -> Iterator[Path | None]:
+    """An uploaded file (FastAPI ``UploadFile``) as a temporary path, refused past MAX_FILE_BYTES."""
+    if upload is None or not getattr(upload, "filename", None):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="kechuang-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        size = 0
+        with path.open("wb") as fh:
+            while chunk := upload.file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_FILE_BYTES:
+                    raise ValidationFailed(errors=[FieldError("file", N_("The file is larger than {mb} MB."),
+                                                              {"mb": MAX_FILE_BYTES >> 20})])
+                fh.write(chunk)
+        yield path
