@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     run_jobs: bool = Field(default=True, description="Run the periodic jobs (e.g. sealing the audit log's daily "
                            "Merkle roots) inside the web process; false when an external scheduler runs them.")
     log_level: str = "INFO"
-    policy_second_approval_fen: int = Field(default=50_000_000, description="Entitlements above this amount "
-                                            "(fen; default 50万元) need a second, different officer's approval.")
+    policy_second_approval_fen: int = Field(default=20_000_000, description="Entitlements above this amount "
+                                            "(fen; default 20万元) need a second, different officer's approval.")
     policy_confirm_working_days: int = Field(default=3, description="Working days an enterprise has to confirm "
                                              "its bank account after notification (沪科〔2025〕212号: 3).")
     policy_notice_working_days: int = Field(default=5, description="Length of a 公示 notice in working days "

@@ -193,9 +193,13 @@ def nav_for(principal: Principal | None) -> list[NavItem]:
     out: list[NavItem] = []
     for item in items:
         if item.key.startswith("pillar-") and item.label in domain_by_label:
-            out.append(domain_by_label.pop(item.label))
+            chosen = domain_by_label[item.label]
         elif item.key.startswith("pillar-") or item in domain_by_label.values():
-            out.append(item)
+            chosen = item
+        else:
+            continue
+        if chosen not in out:  # a domain entry sorted before its pillar is not listed twice
+            out.append(chosen)
     return out
 
 
