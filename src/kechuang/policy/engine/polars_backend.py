@@ -61,7 +61,7 @@ def to_polars(c: Core) -> pl.Expr:
         return a[0].is_null()
     if op == "in":
         # is_in propagates NULL like SQL's IN over a list without NULLs.
-        return a[0].is_in(pl.Series(list(c.value), dtype=DTYPES[c.args[0].dtype]))
+        return a[0].is_in(pl.Series(list(c.value), dtype=DTYPES[c.args[0].dtype]).implode())
     if op == "case":
         chain = pl.when(a[0]).then(a[1])
         for i in range(2, len(a) - 1, 2):
