@@ -236,3 +236,57 @@ def leaderboard_cmd(task: str = typer.Option(..., "--task"), format: str = typer
                   f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else "-", str(r["n_items"]),
                   str(r["n_nonfinite"]), str(r["n_exploding"]), str(r["run_id"]))
     console.print(t)
+
+
+@app.command("worker")
+def worker_cmd(once: bool = typer.Option(False, "--once", help="Run the queued jobs once and exit."),
+               poll: float = typer.Option(2.0, "--poll", help="Seconds between looks at the queue.")):
+    """Execute queued evaluation runs (background jobs) in this process; the web server runs them too
+    unless KECHUANG_RUN_JOBS=false."""
+    from kechuang.science import jobs
+
+    for n in jobs.run_worker(poll_s=poll, once=once):
+        if n:
+            console.print(_("{n} jobs run.", n=n))
+
+
+@model_app.command("add")
+def model_add(
+    adapter: str = typer.Option(..., "--adapter", help="onnx, predictions, openai or python"),
+    slug: str = typer.Option(..., "--id", help="Model id, e.g. fuxi-lite."),
+    name: str = typer.Option(..., "--name"),
+    domain: str = typer.Option(..., "--domain", help="weather, life, matter or general"),
+    task_kind: str = typer.Option(..., "--task-kind"),
+    version: str = typer.Option("1.0.0", "--version"),
+    file: Path = typer.Option(None, "--file", exists=True, help="ONNX graph or predictions file."),
+    task: str = typer.Option(None, "--task", help="Task of a predictions file."),
+    licence: str = typer.Option(None, "--licence"),
+    intended_use: str = typer.Option(None, "--intended-use"),
+    limits: str = typer.Option(None, "--limits"),
+    training_data: str = typer.Option(None, "--training-data"),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
+    endpoint_model: str = typer.Option(None, "--endpoint-model"),
+    entry_point: str = typer.Option(None, "--entry-point", help="module:function (python adapter)."),
+    format: str = typer.Option("table", "--format", help="table or json"),
+):
+    """Register a model version with its card (file hashed with SHA-256 and kept by the platform)."""
+    from kechuang.science import uploads
+
+    _fmt(format)
+    card = {"slug": slug, "version": version, "name": name, "domain": domain, "task_kind": task_kind,
+            "licence": licence, "intended_use": intended_use, "limits": limits, "training_data": training_data}
+    try:
+        with session_scope() as session:
+            m = uploads.register_model(session, SYSTEM, card, adapter, file=file, task=task,
+                                       config={"base_url": base_url, "model": endpoint_model,
+                                               "entry_point": entry_point})
+            out = {"id": m.slug, "version": m.version, "adapter": m.adapter, "sha256": m.file_sha256,
+                   "size_bytes": m.file_size_bytes}
+    except AppError as exc:
+        _fail(exc)
+        return
+    if format == "json":
+        _echo_json(out)
+    else:
+        console.print(_("Model {id} {version} registered ({adapter}).", id=out["id"], version=out["version"],
+                        adapter=out["adapter"]))

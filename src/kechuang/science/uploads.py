@@ -96,7 +96,7 @@ def register_model(session: Session, principal: Principal, card: dict[str, Any],
     require(principal, PUBLISH)
     ensure_builtins(session, principal)
     errs = _card_problems(session, principal, card)
-    config = dict(config or {})
+    config = {k: v for k, v in (config or {}).items() if v not in (None, "")}
     if adapter not in UPLOAD_ADAPTERS:
         errs.append(FieldError("adapter", N_("Not an allowed value."), value=adapter))
     if adapter == "python" and principal.role is not Role.SYSTEM:
