@@ -255,6 +255,35 @@ def audit_clause(clause: str) -> list[tuple[str, str]]:
     return out
 
 
+LINK_LABELS_ZH = {"pay": "薪酬待遇", "title": "职称评聘", "promotion": "岗位聘用或晋升", "project": "项目申报与立项",
+                  "resource": "资源配置", "award": "评奖评优"}
+
+
+@lru_cache(maxsize=1)
+def _rules_zh() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    data = yaml.safe_load(FRAMEWORK_FILE.read_text(encoding="utf-8"))
+    return {r["basis"]: (r["id"], r.get("reason_zh") or r["reason"], tuple(r.get("sources") or ()))
+            for r in data["audit_rules"]}
+
+
+def rule_of(basis: str) -> str:
+    """The id of the negative-list rule a finding on ``basis`` breaks."""
+    return basis_rules()[basis][0]
+
+
+def sources_of(basis: str) -> tuple[str, ...]:
+    """Ids of the framework's cited sources (``basis`` section) behind the rule for ``basis``."""
+    return _rules_zh()[basis][2]
+
+
+def localized_reason(link: str, basis: str, locale: str) -> str:
+    """The explanation of a finding in ``zh`` or ``en`` (the stored reason is the English one)."""
+    if locale == "zh":
+        rule, text, _sources = _rules_zh()[basis]
+        return f"[{rule}] " + text.format(link=LINK_LABELS_ZH[link])
+    return reason_for(link, basis)
+
+
 def reason_for(link: str, basis: str) -> str:
     """English explanation naming the negative-list rule and its source."""
     rule, text = basis_rules()[basis]

@@ -91,19 +91,95 @@ AUDIT_SORT = SortSpec({"id": RuleAudit.id, "created_at": RuleAudit.created_at}, 
 
 
 def list_schemes(session: Session, principal: Principal, params: PageParams,
-                 category: str | None = None) -> tuple[list[EvaluationScheme], int]:
-    """A page of visible schemes, optionally of one category."""
+                 category: str | None = None, *, organisation_id: int | None = None, status: str | None = None,
+                 compliant: bool | None = None, is_pilot: bool | None = None,
+                 scheme_key: str | None = None) -> tuple[list[EvaluationScheme], int]:
+    """A page of visible schemes, optionally of one category, unit, status, compliance, pilot flag or key."""
     stmt = readable_schemes(principal)
     if category:
         stmt = stmt.where(EvaluationScheme.category == category)
+    if organisation_id is not None:
+        stmt = stmt.where(EvaluationScheme.organisation_id == organisation_id)
+    if status:
+        stmt = stmt.where(EvaluationScheme.status == status)
+    if compliant is not None:
+        stmt = stmt.where(EvaluationScheme.compliant.is_(compliant))
+    if is_pilot is not None:
+        stmt = stmt.where(EvaluationScheme.is_pilot.is_(is_pilot))
+    if scheme_key:
+        stmt = stmt.where(EvaluationScheme.scheme_key == scheme_key)
     if params.q:
         stmt = stmt.where(EvaluationScheme.title.contains(params.q))
     return paginate(session, stmt, params, SCHEME_SORT, EvaluationScheme.id)
 
 
-def list_audits(session: Session, principal: Principal, params: PageParams) -> tuple[list[RuleAudit], int]:
-    """A page of visible rule-text audits."""
-    return paginate(session, readable_audits(principal), params, AUDIT_SORT, RuleAudit.id)
+def list_audits(session: Session, principal: Principal, params: PageParams,
+                organisation_id: int | None = None) -> tuple[list[RuleAudit], int]:
+    """A page of visible rule-text audits (optionally of one institution)."""
+    stmt = readable_audits(principal)
+    if organisation_id is not None:
+        stmt = stmt.where(RuleAudit.organisation_id == organisation_id)
+    return paginate(session, stmt, params, AUDIT_SORT, RuleAudit.id)
+
+
+FINDING_FILTERS = ("open", "confirmed", "dismissed", "revised", "remaining")
+
+
+def list_findings(session: Session, principal: Principal, params: PageParams, *, organisation_id: int | None = None,
+                  status: str | None = None) -> tuple[list[tuple[RuleFinding, RuleAudit]], int]:
+    """A page of visible findings with their audit; ``status`` one of ``FINDING_FILTERS`` (``remaining`` is
+    open + confirmed: the clauses still to revise)."""
+    require(principal, READ)
+    stmt = select(RuleFinding, RuleAudit).join(RuleAudit, RuleAudit.id == RuleFinding.audit_id)
+    if not _sees_all(principal):
+        stmt = stmt.where(RuleAudit.organisation_id == _own_org(principal))
+    if organisation_id is not None:
+        stmt = stmt.where(RuleAudit.organisation_id == organisation_id)
+    if status == "remaining":
+        stmt = stmt.where(RuleFinding.status.in_(("open", "confirmed")))
+    elif status:
+        stmt = stmt.where(RuleFinding.status == status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(stmt.order_by(RuleFinding.id).offset((params.page - 1) * params.per_page)
+                           .limit(params.per_page)).all()
+    return [(f, a) for f, a in rows], int(total)
+
+
+def scheme_versions(session: Session, principal: Principal, scheme_id: int) -> list[EvaluationScheme]:
+    """Every version of the scheme ``scheme_id`` belongs to (same unit and key), newest first."""
+    obj = access_scheme_by_id(session, principal, scheme_id)
+    return list(session.scalars(select(EvaluationScheme).where(
+        EvaluationScheme.organisation_id == obj.organisation_id, EvaluationScheme.scheme_key == obj.scheme_key)
+        .order_by(EvaluationScheme.version.desc())))
+
+
+def scheme_overview(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Per unit and category: scheme versions stored, compliant and non-compliant versions, schemes in force
+    (all compliant: a non-compliant version cannot be put in force), their cycle lengths, pilot (立新标) flag."""
+    require(principal, READ)
+    stmt = select(EvaluationScheme.organisation_id, Organisation.name_zh, EvaluationScheme.category,
+                  EvaluationScheme.status, EvaluationScheme.compliant, EvaluationScheme.cycle_years,
+                  EvaluationScheme.is_pilot).join(Organisation, Organisation.id == EvaluationScheme.organisation_id)
+    if not _sees_all(principal):
+        stmt = stmt.where(EvaluationScheme.organisation_id == _own_org(principal))
+    groups: dict[tuple[int, str], dict[str, Any]] = {}
+    for org_id, name, category, status, compliant, cycle, pilot in session.execute(
+            stmt.order_by(EvaluationScheme.organisation_id, EvaluationScheme.category)):
+        g = groups.setdefault((org_id, category), {
+            "organisation_id": org_id, "organisation_name": name, "category": category, "versions": 0,
+            "compliant": 0, "non_compliant": 0, "in_force": 0, "cycle_years": set(), "pilot": False})
+        g["versions"] += 1
+        g["compliant" if compliant else "non_compliant"] += 1
+        g["pilot"] = g["pilot"] or bool(pilot)
+        if status == "in_force":
+            g["in_force"] += 1
+            g["cycle_years"].add(cycle)
+    out = []
+    for g in groups.values():
+        g["cycle_years"] = sorted(g["cycle_years"])
+        g["compliance"] = round(g["compliant"] / g["versions"], 4) if g["versions"] else None
+        out.append(g)
+    return out
 
 
 # ---------------------------------------------------------------- schemes
@@ -118,8 +194,9 @@ def check_content(principal: Principal, content: str) -> dict[str, Any]:
 
 
 def create_scheme(session: Session, principal: Principal, organisation_id: int, content: str,
-                  *, is_pilot: bool = False) -> EvaluationScheme:
-    """Store a new version of a scheme with the result of its framework check (non-compliant drafts are kept)."""
+                  *, is_pilot: bool = False, refuse_violations: bool = False) -> EvaluationScheme:
+    """Store a new version of a scheme with the result of its framework check. Non-compliant drafts are kept,
+    unless ``refuse_violations`` (the scheme designer): then nothing is stored and every broken rule is named."""
     _managed_org(session, principal, organisation_id)
     try:
         parsed = sch.parse_scheme_text(content)
@@ -127,6 +204,12 @@ def create_scheme(session: Session, principal: Principal, organisation_id: int, 
         raise ValidationFailed(errors=[
             FieldError("content", N_("{rule}: {reason}"), {"rule": p.rule, "reason": p.reason}, value=p.path or None)
             for p in exc.problems]) from exc
+    if refuse_violations:
+        broken = sch.check_scheme(parsed)
+        if broken:
+            raise ValidationFailed(errors=[
+                FieldError("content", N_("{rule}: {reason}"), {"rule": v.rule, "reason": v.reason},
+                           value=v.path or None) for v in broken])
     with use_locale("en"):
         violations = sch.check_scheme(parsed)
     latest = session.scalar(select(func.max(EvaluationScheme.version)).where(
@@ -230,3 +313,97 @@ def audit_progress(session: Session, principal: Principal) -> list[dict[str, Any
                     "confirmed": int(confirmed), "dismissed": int(dismissed), "revised": int(revised),
                     "remaining": int(open_) + int(confirmed)})
     return out
+
+
+# ---------------------------------------------------------------- pages: record search, drill-downs
+LINKABLE_LIMIT = 20
+
+
+def linkable_records(session: Session, principal: Principal, ref_type: str, q: str | None = None) -> list[dict[str, Any]]:
+    """Records a candidate can link as representative works (the dossier form's search): achievements, signed
+    or completed transfers and registered contracts of achievements that name the caller, and datasets by
+    name (the link is verified when the work is added). Only the caller's own records."""
+    from kechuang.science.models import Dataset
+    from kechuang.talent import dossier_service as dsvc
+    from kechuang.transfer.models import Achievement, AchievementMember, TechnologyContract, Transfer
+
+    require(principal, dsvc.DOSSIER_WRITE)
+    person = principal.person_id or -1
+    mine = select(AchievementMember.achievement_id).where(AchievementMember.person_id == person)
+    term = (q or "").strip()
+    out: list[dict[str, Any]] = []
+    if ref_type == "achievement":
+        stmt = select(Achievement).where(Achievement.id.in_(mine), Achievement.is_classified.is_(False))
+        if term:
+            stmt = stmt.where(Achievement.title.contains(term))
+        for a in session.scalars(stmt.order_by(Achievement.id.desc()).limit(LINKABLE_LIMIT)):
+            out.append({"ref_type": "achievement", "ref_id": a.id, "title": a.title, "identifier": a.number,
+                        "kind": "patent" if "patent" in (a.kind or "") else "technical_solution", "detail": a.kind})
+    elif ref_type == "transfer":
+        stmt = (select(Transfer, Achievement).join(Achievement, Achievement.id == Transfer.achievement_id)
+                .where(Transfer.achievement_id.in_(mine), Transfer.state.in_(("signed", "completed")),
+                       Achievement.is_classified.is_(False)))
+        if term:
+            stmt = stmt.where(Achievement.title.contains(term))
+        for t, a in session.execute(stmt.order_by(Transfer.id.desc()).limit(LINKABLE_LIMIT)):
+            out.append({"ref_type": "transfer", "ref_id": t.id, "title": a.title, "identifier": a.number,
+                        "kind": "transferred_result", "detail": f"{t.mode} · {t.state}", "price_fen": t.price_fen})
+    elif ref_type == "contract":
+        via_transfer = select(Transfer.id).where(Transfer.achievement_id.in_(mine))
+        stmt = select(TechnologyContract).where(
+            TechnologyContract.state == "registered",
+            (TechnologyContract.achievement_id.in_(mine)) | (TechnologyContract.transfer_id.in_(via_transfer)))
+        if term:
+            stmt = stmt.where(TechnologyContract.subject.contains(term))
+        for c in session.scalars(stmt.order_by(TechnologyContract.id.desc()).limit(LINKABLE_LIMIT)):
+            out.append({"ref_type": "contract", "ref_id": c.id, "title": c.subject, "identifier": c.number,
+                        "kind": "transferred_result", "detail": c.category, "price_fen": c.technical_fen})
+    elif ref_type == "dataset":
+        stmt = select(Dataset)
+        if term:
+            stmt = stmt.where(Dataset.name.contains(term))
+        for d in session.scalars(stmt.order_by(Dataset.id.desc()).limit(LINKABLE_LIMIT)):
+            out.append({"ref_type": "dataset", "ref_id": d.id, "title": d.name, "identifier": d.identifier,
+                        "kind": "dataset", "detail": str(d.publication_year)})
+    else:
+        raise ValidationFailed(errors=[FieldError("type", N_("Unknown record type; allowed: {allowed}."),
+                                                  {"allowed": "achievement, transfer, contract, dataset"},
+                                                  value=ref_type)])
+    return out
+
+
+def list_evaluations(session: Session, principal: Principal, *, organisation_id: int | None = None,
+                     category: str | None = None) -> list[Any]:
+    """Visible evaluation rounds, optionally of one unit and category (the dashboard's drill-down)."""
+    from kechuang.talent import dossier_service as dsvc
+    from kechuang.talent.models import TalentEvaluation
+
+    stmt = dsvc.readable_evaluations(session, principal)
+    if organisation_id is not None:
+        stmt = stmt.where(TalentEvaluation.organisation_id == organisation_id)
+    if category:
+        stmt = stmt.where(TalentEvaluation.category == category)
+    return list(session.scalars(stmt.order_by(TalentEvaluation.id.desc())))
+
+
+def list_works(session: Session, principal: Principal, *, organisation_id: int | None = None,
+               category: str | None = None, verified: bool | None = None) -> list[tuple[Any, Any, Any]]:
+    """Representative works of submitted dossiers in visible evaluations: (work, dossier, evaluation) rows
+    (the dashboard's drill-down behind the share verified from records). Not for candidates or reviewers."""
+    from kechuang.talent import dossier_service as dsvc
+    from kechuang.talent.models import Dossier, RepresentativeWork, TalentEvaluation
+
+    if principal.role not in (Role.COMMISSION, Role.AUDITOR, Role.TTO, Role.ADMIN, Role.SYSTEM):
+        raise NotFound()
+    evs = dsvc.readable_evaluations(session, principal).with_only_columns(TalentEvaluation.id)
+    stmt = (select(RepresentativeWork, Dossier, TalentEvaluation)
+            .join(Dossier, Dossier.id == RepresentativeWork.dossier_id)
+            .join(TalentEvaluation, TalentEvaluation.id == Dossier.evaluation_id)
+            .where(TalentEvaluation.id.in_(evs), Dossier.status == "submitted"))
+    if organisation_id is not None:
+        stmt = stmt.where(TalentEvaluation.organisation_id == organisation_id)
+    if category:
+        stmt = stmt.where(TalentEvaluation.category == category)
+    if verified is not None:
+        stmt = stmt.where(RepresentativeWork.verified.is_(verified))
+    return [tuple(r) for r in session.execute(stmt.order_by(RepresentativeWork.id).limit(500))]
