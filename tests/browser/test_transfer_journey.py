@@ -125,7 +125,8 @@ def test_empowerment_to_dossier(chromium, live_server):
         shot(tto, "transfer-07-contract-form-error-zh")
         tto.locator("input[name=technical]").fill("")
         tto.locator("button[value=submit]").click()
-        tto.wait_for_url(re.compile(r"/transfer/contracts/\d+$"))
+        tto.wait_for_load_state()
+        assert re.search(r"/transfer/contracts/\d+$", tto.url), tto.locator(".alert").all_inner_texts()
         contract_url = tto.url.replace(live_server, "")
 
         # 5. the commission (registration body) registers it with a certificate number
