@@ -89,6 +89,9 @@ def load_cmd(
                 from kechuang.talent import demo as talent_demo  # after transfer: dossiers link its records
 
                 talent_demo.load(session, seed=seed)
+                from kechuang.talent import pilot_demo  # 立新标 standards, a rule-text audit, journey log-ins
+
+                pilot_demo.load(session)
     except ValidationFailed as exc:  # a generator bug: show it like an import report
         print_import_errors(exc)
         raise typer.Exit(1) from None
