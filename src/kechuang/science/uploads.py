@@ -172,7 +172,7 @@ def _store_predictions(file: Path, task_slug: str) -> tuple[Path, str, int, dict
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed(errors=[FieldError("file", N_("Not JSON, NetCDF or a zipped Zarr store."))]) from exc
     if not isinstance(values, dict):
-        raise ValidationFailed(errors=[FieldError("file", N_("Give a JSON object {item_id: prediction}."))])
+        raise ValidationFailed(errors=[FieldError("file", N_("Give a JSON object mapping each item id to its prediction."))])
     ids = task.load().item_ids
     missing = [i for i in ids if i not in values]
     if missing:
