@@ -26,10 +26,15 @@ def _write(split: str, rows: int, target: Path) -> None:
 
 
 def load(session: Session, directory: Path = DEMO_DIR) -> None:
-    """Register built-ins, run missing baselines, add the synthetic demo dataset once (idempotent)."""
+    """Register built-ins, run missing baselines, add the synthetic demo dataset and demo models once
+    (idempotent)."""
     service.run_missing_baselines(session, SYSTEM)
-    if session.scalar(select(Dataset.id).where(Dataset.slug == SLUG)):
-        return
+    if not session.scalar(select(Dataset.id).where(Dataset.slug == SLUG)):
+        _dataset(session, directory)
+    load_models(session, directory)
+
+
+def _dataset(session: Session, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     for split, rows in (("train", 500), ("test", 100)):
@@ -52,3 +57,77 @@ def load(session: Session, directory: Path = DEMO_DIR) -> None:
         "access_level": "registered", "is_synthetic": True,
     }
     service.create_dataset(session, SYSTEM, meta, files)
+
+
+def _onnx_damped_persistence(path: Path, n: int, leads: int, damping: float, mean: float) -> Path:
+    """A tiny ONNX graph: the observed state, relaxed toward the climatological ``mean`` by ``damping`` per
+    lead."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weights = np.array([damping ** (k + 1) for k in range(leads)], dtype=np.float32).reshape(1, leads, 1)
+    nodes = [helper.make_node("Sub", ["X", "F"], ["anom"]),
+             helper.make_node("Unsqueeze", ["anom", "axes"], ["a3"]),
+             helper.make_node("Mul", ["a3", "W"], ["scaled"]),
+             helper.make_node("Add", ["scaled", "F"], ["Y"])]
+    inits = [helper.make_tensor("F", TensorProto.FLOAT, [], [mean]),
+             helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+             helper.make_tensor("W", TensorProto.FLOAT, list(weights.shape), weights.ravel().tolist())]
+    graph = helper.make_graph(nodes, "damped-persistence",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", n])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", leads, n])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kechuang-demo")
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def load_models(session: Session, directory: Path = DEMO_DIR) -> None:
+    """Two synthetic demo models, registered and run once: a tiny ONNX graph for Lorenz-96 and a gridded
+    forecast file (NetCDF) for the gridded weather task with a few non-finite values to show how they are
+    counted. Skipped when the optional packages (onnx, xarray) are missing."""
+    from kechuang.science import uploads
+    from kechuang.science.models import ScienceModel
+    from kechuang.science.tasks import TASKS
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ds_id = session.scalar(select(Dataset.id).where(Dataset.slug == SLUG))
+    have = set(session.scalars(select(ScienceModel.slug)))
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        if "demo-onnx-damped-persistence" not in have:
+            path = _onnx_damped_persistence(directory / "damped-persistence.onnx", lorenz96.K,
+                                            len(lorenz96.LEAD_STEPS), 0.7,
+                                            float(lorenz96.TASK.load("train").targets.mean()))
+            uploads.register_model(session, SYSTEM, {
+                "slug": "demo-onnx-damped-persistence", "version": "1.0.0",
+                "name": "Damped persistence, ONNX (synthetic demo)", "domain": "weather",
+                "task_kind": "Lorenz-96 forecast", "licence": "CC0-1.0",
+                "training_dataset_ids": [ds_id] if ds_id else [],
+                "training_data": "the training split's mean state; damping 0.7 per lead chosen by hand",
+                "intended_use": "Demonstrates the ONNX adapter; not a forecast system.",
+                "limits": "Relaxes every variable toward the climatological mean; no dynamics."}, "onnx", file=path)
+            service.run(session, SYSTEM, "lorenz96-forecast", "demo-onnx-damped-persistence")
+    task = TASKS.get("gridded-weather-forecast")
+    if task is not None and "demo-gridded-forecast" not in have:
+        from kechuang.science import gridded
+        from kechuang.science.tasks import gridded_weather
+
+        data = task.load()
+        rng = np.random.default_rng(7)
+        fc = gridded_weather.damped_advection(task, data)
+        fc += rng.normal(scale=0.2, size=fc.shape) * gridded_weather._scale()[None, None]
+        fc[5, 3, 0, 10:12, 20:24] = np.nan  # a hole in one z500 field, counted as non-finite
+        path = gridded.write_forecast(fc, gridded_weather.grid_spec("test"), directory / "gridded-forecast.nc")
+        uploads.register_model(session, SYSTEM, {
+            "slug": "demo-gridded-forecast", "version": "1.0.0", "name": "Gridded forecast file (synthetic demo)",
+            "domain": "weather", "task_kind": "medium-range forecast", "licence": "CC0-1.0",
+            "training_data": "none: damped advection of the analysis plus noise",
+            "intended_use": "Demonstrates scoring an uploaded NetCDF forecast.",
+            "limits": "Synthetic; contains one hole of 8 NaN values on purpose."}, "predictions", file=path,
+            task="gridded-weather-forecast")
+        service.run(session, SYSTEM, "gridded-weather-forecast", "demo-gridded-forecast")
