@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
-from kechuang.core.errors import AppError, NotFound
+from kechuang.core.errors import AppError, NotFound, PermissionDenied
 from kechuang.core.i18n import N_, get_locale, gettext
 from kechuang.core.permissions import has
 from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_xlsx
@@ -160,9 +160,8 @@ def confirm(request: Request, session: DbSession, principal: Enterprise, ent_id:
     try:
         service.confirm(session, principal, ent_id, bank_name, account_name, account_no)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _mine(request, session, principal, {ent_id: field_errors(exc)},
                      {"bank_name": bank_name, "account_name": account_name, "account_no": account_no},
                      exc.status_code)
@@ -176,9 +175,8 @@ def decline(request: Request, session: DbSession, principal: Enterprise, ent_id:
     try:
         service.decline(session, principal, ent_id, reason)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _mine(request, session, principal, {ent_id: field_errors(exc)}, status_code=exc.status_code)
     return redirect(f"/policy/mine?done=declined#e{ent_id}")
 
@@ -191,7 +189,6 @@ def object_ineligible(request: Request, session: DbSession, principal: Enterpris
     try:
         service.object_ineligible(session, principal, policy_id, period, text)
     except AppError as exc:
-        session.rollback()
         return _mine(request, session, principal, {f"p-{policy_id}": field_errors(exc)}, {"text": text},
                      exc.status_code)
     return redirect(f"/policy/mine?period={period}&done=objected#p-{policy_id}")
@@ -232,9 +229,8 @@ def approve(request: Request, session: DbSession, principal: Decider, ent_id: in
     try:
         service.approve(session, principal, ent_id)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _entitlement_page(request, session, principal, ent_id, field_errors(exc), exc.status_code)
     if back == "queue":
         return redirect("/policy/queues/approval?done=approved")
@@ -252,9 +248,8 @@ def object_notice(request: Request, session: DbSession, principal: Enterprise, e
     try:
         service.object_during_notice(session, principal, ent_id, text)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _notice_page(request, session, principal, notice_id, {ent_id: field_errors(exc)}, exc.status_code)
     return redirect(f"/policy/notices/{notice_id}?done=objected")
 
@@ -283,7 +278,6 @@ def publish_notice(request: Request, session: DbSession, principal: Decider, per
     try:
         n = service.publish_notice(session, principal, period)
     except AppError as exc:
-        session.rollback()
         return _queue(request, session, principal, "notice", field_errors(exc), exc.status_code)
     return redirect(f"/policy/notices/{n.id}?done=published")
 
@@ -294,9 +288,8 @@ def close_notice(request: Request, session: DbSession, principal: Decider, notic
     try:
         service.close_notice(session, principal, notice_id)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _queue(request, session, principal, "notice", field_errors(exc), exc.status_code)
     return redirect("/policy/queues/notice?done=closed")
 
@@ -354,9 +347,8 @@ def decide(request: Request, session: DbSession, principal: Decider, objection_i
     try:
         service.decide_objection(session, principal, objection_id, decision, note)
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _queue(request, session, principal, "objections", {f"o{objection_id}": field_errors(exc)},
                       exc.status_code)
     return redirect("/policy/queues/objections?done=decided")
@@ -368,7 +360,6 @@ def create_batch(request: Request, session: DbSession, principal: Payer):
     try:
         batch = service.create_batch(session, principal)
     except AppError as exc:
-        session.rollback()
         return _queue(request, session, principal, "payment", field_errors(exc), exc.status_code)
     return redirect(f"/policy/queues/payment?done=batch#b{batch.id}")
 
@@ -391,9 +382,8 @@ def import_return(request: Request, session: DbSession, principal: Payer, batch_
     try:
         service.import_return(session, principal, batch_id, file.file.read(20 * 1024 * 1024))
     except AppError as exc:
-        if isinstance(exc, NotFound):
+        if isinstance(exc, NotFound | PermissionDenied):
             raise
-        session.rollback()
         return _queue(request, session, principal, "payment", {f"b{batch_id}": field_errors(exc)},
                       exc.status_code)
     return redirect(f"/policy/queues/payment?done=returned#b{batch_id}")
@@ -421,7 +411,6 @@ def start_run(request: Request, session: DbSession, principal: Runner, period: A
     try:
         out = service.run_period(session, principal, period, execute=bool(execute))
     except AppError as exc:
-        session.rollback()
         return _runs(request, session, principal, errors=field_errors(exc), status_code=exc.status_code)
     return _runs(request, session, principal, result=out)
 
