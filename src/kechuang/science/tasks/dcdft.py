@@ -107,7 +107,13 @@ TASK = Task(
     title="Elemental bulk modulus, Δ-codes DFT set (ase)",
     domain="matter",
     suite="matter",
-    description=__doc__ or "",
+    description=(
+        "Predict log10 of the bulk modulus B0 (GPa) of an element's reference crystal from the element alone "
+        "(atomic number, period, group, mass, covalent radius). Data: ase's dcdft collection — all-electron "
+        "WIEN2k PBE equations of state of 71 elemental crystals from the Δ-codes DFT benchmark (Lejaeghere et "
+        "al., Science 351, aad3000 (2016)). Split: random 70/30, numpy default_rng(0), 21 test elements. "
+        "Baselines: training mean; mean of the 3 training elements nearest in the periodic table; ridge "
+        "regression on the five element features."),
     source="ase.collections.dcdft (WIEN2k PBE equation-of-state parameters of the Δ-codes DFT benchmark, "
            "Lejaeghere et al., Science 351, aad3000 (2016)); random split seed 0, 30 % test",
     licence="ase: LGPL-2.1-or-later; reference values from the cited publication",
