@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, and_, false, func, select, update
+from sqlalchemy import Select, and_, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -383,7 +383,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
         if old is None:
             out.created += 1
             if execute:
-                new_rows.append(Entitlement(
+                new_rows.append(dict(
                     organisation_id=org_id, policy_id=pid, policy_title_zh=rp.policy.title.get("zh", pid),
                     policy_title_en=rp.policy.title.get("en", pid), policy_hash=rp.hash, period=period,
                     amount_fen=amount, budget_cut=cut, clauses=clauses, basis_hash=bh, run_id=run.id,
@@ -434,11 +434,19 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
                 if execute:
                     _adjust(session, old, run.id, 0, bh, "no longer eligible: " + reason)
     if execute:
-        session.add_all(new_rows)
         session.flush()
-        for e in new_rows:
-            _event(session, principal, e.id, "computed", None, "computed", None, {"run_id": run.id,
-                                                                                  "amount_fen": e.amount_fen})
+        # New entitlements and their first event as bulk inserts (a city-wide run creates many).
+        for i in range(0, len(new_rows), 5000):
+            session.execute(insert(Entitlement), new_rows[i:i + 5000])
+        if new_rows:
+            created = session.execute(select(Entitlement.id, Entitlement.amount_fen).where(
+                Entitlement.run_id == run.id, Entitlement.status == "computed",
+                Entitlement.created_at == now)).all()
+            events = [dict(entitlement_id=i, at=now, actor_user_id=principal.user_id, actor_name=principal.username,
+                           action="computed", from_status=None, to_status="computed", reason=None,
+                           data={"run_id": run.id, "amount_fen": a}) for i, a in created]
+            for i in range(0, len(events), 5000):
+                session.execute(insert(EntitlementEvent), events[i:i + 5000])
         out.seconds = time.perf_counter() - t0
         run.created, run.updated, run.withdrawn = out.created, out.updated + out.reopened, out.withdrawn
         run.adjusted, run.unchanged, run.duration_ms = out.adjusted, out.unchanged, int(out.seconds * 1000)
