@@ -26,8 +26,9 @@ from kechuang.talent import audit as rule_audit
 from kechuang.talent import dossier_service as dsvc
 from kechuang.talent import scheme as sch
 from kechuang.talent import service
+from kechuang.transfer import service as transfer_service
 from kechuang.web.pageutil import field_errors, pages_router, redirect
-from kechuang.web.templating import NavItem, register_nav, render
+from kechuang.web.templating import NavItem, label, register_nav, render
 
 router = pages_router(prefix="/talent")
 
@@ -81,16 +82,18 @@ LINKS: dict[str, str] = {"pay": N_("Pay"), "title": N_("Professional titles"), "
 AUDIT_BASES: dict[str, str] = {"talent_title": N_("Talent title (人才称号)"), "paper_count": N_("Paper count"),
                                "impact_factor": N_("Impact factor"), "project_count": N_("Project count"),
                                "grant_amount": N_("Grant amount"), "degree": N_("Degree"), "award": N_("Award")}
-COMPARE_ROWS: dict[str, str] = {"category": N_("Category"), "cycle_years": N_("Evaluation cycle (years)"),
+COMPARE_ROWS: dict[str, str] = {"category": N_("Talent category"), "cycle_years": N_("Evaluation cycle (years)"),
                                 "methods": N_("Assessment methods"), "representative_works": N_("Representative works"),
                                 "must_not_use": N_("Must not use"), "broken_rules": N_("Broken framework rules")}
 STRUCTURE_RULES: dict[str, str] = {sch.INVALID: N_("Scheme structure"), sch.WEIGHTS: N_("Weights")}
+FRAMEWORK_RULE = N_("Framework rule")
+INDICATOR_ROW = N_("Indicator row {n}")
 EVAL_STATUS = {"open": N_("Open for dossiers"), "reviewing": N_("In review"), "published": N_("Published")}
 DOSSIER_STATUS = {"draft": N_("Draft"), "submitted": N_("Submitted")}
 VOCAB = {"eval_status": EVAL_STATUS, "dossier_status": DOSSIER_STATUS, "bases": BASES, "roles": ROLES, "methods": METHODS, "evidence": EVIDENCE, "scheme_status": SCHEME_STATUS,
          "finding_status": FINDING_STATUS, "links": LINKS, "audit_bases": AUDIT_BASES, "negative": NEGATIVE_BASES,
          "work_kinds": dsvc.WORK_KINDS, "ref_types": dsvc.REF_TYPES, "member_roles": dsvc.MEMBER_ROLES,
-         "outcomes": dsvc.OUTCOMES, "host_ratings": dsvc.HOST_RATINGS, "practice_kinds": dsvc.PRACTICE_KINDS, "appeal_decisions": dsvc.APPEAL_DECISIONS, "dossier_kinds": dsvc.DOSSIER_KINDS}
+         "outcomes": dsvc.OUTCOMES, "transfer_modes": transfer_service.TRANSFER_MODES, "host_ratings": dsvc.HOST_RATINGS, "practice_kinds": dsvc.PRACTICE_KINDS, "appeal_decisions": dsvc.APPEAL_DECISIONS, "dossier_kinds": dsvc.DOSSIER_KINDS}
 
 
 def _ctx(**kw: Any) -> dict[str, Any]:
@@ -146,8 +149,13 @@ def explain(violations: list[dict[str, str]]) -> list[dict[str, Any]]:
                     break
             else:
                 reason = gettext(N_("Not a valid scheme: {detail}"), detail=reason)
-        out.append({"rule": v["rule"], "label": gettext(STRUCTURE_RULES.get(v["rule"], N_("Framework rule"))),
-                    "reason": reason, "path": v.get("path", ""),
+        path = v.get("path", "")
+        m = re.match(r"indicators\[(\d+)\](?: \(([^,)]+)(?:, (\w+))?\))?", path)
+        if m:
+            path = " · ".join(x for x in (gettext(INDICATOR_ROW, n=int(m.group(1)) + 1), m.group(2),
+                                          label(m.group(3), ROLES) if m.group(3) else None) if x)
+        out.append({"rule": v["rule"], "label": gettext(STRUCTURE_RULES.get(v["rule"], FRAMEWORK_RULE)),
+                    "reason": reason, "path": path,
                     "basis": [docs[b] for b in (rule.basis if rule else ()) if b in docs]})
     return out
 

@@ -338,7 +338,7 @@ def linkable_records(session: Session, principal: Principal, ref_type: str, q: s
             stmt = stmt.where(Achievement.title.contains(term))
         for a in session.scalars(stmt.order_by(Achievement.id.desc()).limit(LINKABLE_LIMIT)):
             out.append({"ref_type": "achievement", "ref_id": a.id, "title": a.title, "identifier": a.number,
-                        "kind": "patent" if "patent" in (a.kind or "") else "technical_solution", "detail": a.kind})
+                        "kind": "patent" if "patent" in (a.kind or "") else "technical_solution", "detail": None})
     elif ref_type == "transfer":
         stmt = (select(Transfer, Achievement).join(Achievement, Achievement.id == Transfer.achievement_id)
                 .where(Transfer.achievement_id.in_(mine), Transfer.state.in_(("signed", "completed")),
@@ -347,7 +347,7 @@ def linkable_records(session: Session, principal: Principal, ref_type: str, q: s
             stmt = stmt.where(Achievement.title.contains(term))
         for t, a in session.execute(stmt.order_by(Transfer.id.desc()).limit(LINKABLE_LIMIT)):
             out.append({"ref_type": "transfer", "ref_id": t.id, "title": a.title, "identifier": a.number,
-                        "kind": "transferred_result", "detail": f"{t.mode} · {t.state}", "price_fen": t.price_fen})
+                        "kind": "transferred_result", "detail": None, "mode": t.mode, "price_fen": t.price_fen})
     elif ref_type == "contract":
         via_transfer = select(Transfer.id).where(Transfer.achievement_id.in_(mine))
         stmt = select(TechnologyContract).where(
@@ -357,7 +357,7 @@ def linkable_records(session: Session, principal: Principal, ref_type: str, q: s
             stmt = stmt.where(TechnologyContract.subject.contains(term))
         for c in session.scalars(stmt.order_by(TechnologyContract.id.desc()).limit(LINKABLE_LIMIT)):
             out.append({"ref_type": "contract", "ref_id": c.id, "title": c.subject, "identifier": c.number,
-                        "kind": "transferred_result", "detail": c.category, "price_fen": c.technical_fen})
+                        "kind": "transferred_result", "detail": None, "price_fen": c.technical_fen})
     elif ref_type == "dataset":
         stmt = select(Dataset)
         if term:
