@@ -91,6 +91,7 @@ def error_response(request: Request, exc: AppError):
 # start-up and then every interval, in a worker thread; a failure is logged and retried at the next interval.
 PERIODIC_JOBS: list[tuple[int, str]] = [
     (3600, "kechuang.accounts.jobs:seal_finished_days"),  # daily Merkle roots of the audit log
+    (3600, "kechuang.policy.jobs:lapse_overdue"),  # entitlements not confirmed by their deadline lapse
     (3, "kechuang.science.jobs:work_queued"),  # queued evaluation runs (also: kechuang science worker)
 ]
 
