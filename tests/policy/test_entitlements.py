@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from kechuang.core.audit import AuditEntry
 from kechuang.core.auth import SYSTEM, Role
@@ -406,3 +406,33 @@ def test_inputs_are_validated_row_by_row(session):
 def test_working_days_skip_weekends():
     assert service.add_working_days(date(2025, 3, 7), 3) == date(2025, 3, 12)  # Fri → Wed
     assert service.add_working_days(date(2025, 3, 3), 0) == date(2025, 3, 3)
+
+
+def test_confirm_racing_the_lapse_sweep_loses_cleanly(session):
+    a = _enterprise(session)
+    _run(session)
+    _to_notified(session)
+    ent = _ent(session, a)
+    assert ent.status == "notified"
+    # The sweep (another transaction) lapsed it after this session read it: the loaded object is stale.
+    session.execute(update(Entitlement).where(Entitlement.id == ent.id).values(status="lapsed")
+                    .execution_options(synchronize_session=False))
+    with pytest.raises(Conflict):
+        _confirm(session, a)
+    session.expire_all()
+    assert _ent(session, a).status == "lapsed" and _ent(session, a).account_no is None
+
+
+def test_two_officers_approving_at_once_cannot_both_be_first(session, monkeypatch):
+    monkeypatch.setattr(service.settings, "policy_second_approval_fen", 100_000)
+    a = _enterprise(session)
+    _run(session)
+    _to_notified(session)
+    ent = _confirm(session, a)
+    service.approve(session, COMMISSION_B, ent.id)  # B's approval is committed first...
+    monkeypatch.setattr(service, "approvals_of", lambda s, i: [])  # ...but A read the approvals before it
+    with pytest.raises(Conflict):
+        service.approve(session, COMMISSION, ent.id)
+    monkeypatch.undo()
+    assert [x.officer_name for x in service.approvals_of(session, ent.id)] == ["officer_b"]
+    assert _ent(session, a).status == "confirmed"
