@@ -36,7 +36,7 @@ def test_journey_over_http(session, client_as):
     assert r.status_code == 200 and r.json()["state"] == "approved"
     # a refused transition: 409 with from/to in the message
     r = tto().post(f"/api/v1/transfer/applications/{app_id}/review")
-    assert r.status_code == 409 and "approved" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "“已批准”" in r.json()["error"]["message"]  # state names translated
     # TTO of institution B: 404 (not 403) on A's application
     assert client_as(w.tto_b).get(f"/api/v1/transfer/applications/{app_id}").status_code == 404
     assert client_as(w.tto_b).post(f"/api/v1/transfer/applications/{app_id}/review").status_code == 404

@@ -150,10 +150,18 @@ class TransitionRefused(Conflict):
     def render_message(self, locale: str | None = None) -> str:
         """The message with its reason and missing items in ``locale``."""
         p = dict(self.why_params)
+        if isinstance(p.get("allowed"), str):
+            p["allowed"] = ", ".join(gettext(x.strip(), locale) for x in p["allowed"].split(","))
         if self.items:
             p["items"] = "; ".join(gettext(i, locale) for i in self.items)
         why = gettext(self.why, locale, **p)
-        return gettext(self.message, locale, object=gettext(self.obj, locale), state=self.state, to=self.to, why=why)
+        return gettext(self.message, locale, object=gettext(self.obj, locale), state=gettext(self.state, locale),
+                       to=gettext(self.to, locale), why=why)
+
+
+# State names as shown in refusal messages (English keeps the code; Chinese says e.g. 公示中).
+STATE_NAMES = (N_("draft"), N_("submitted"), N_("tto_review"), N_("notice"), N_("approved"), N_("rejected"),
+               N_("signed"), N_("completed"), N_("cancelled"), N_("registered"), N_("refused"))
 
 
 _OBJ = {"application": N_("application"), "transfer": N_("transfer"), "contract": N_("contract")}
