@@ -160,15 +160,57 @@ def _weighted_mean_ll(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,i->...", x, w, optimize=True) / (x.shape[-2] * x.shape[-1])
 
 
+_CHUNK_BYTES = 8 * 2**20  # temporaries per block: small enough to stay in cache-friendly, reused pages
+
+
+def _blocks(shape: tuple[int, ...], itemsize: int):
+    """Slices along axis 0 such that one block of ``shape`` takes about _CHUNK_BYTES."""
+    per_row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize or 1
+    step = max(1, _CHUNK_BYTES // per_row)
+    for start in range(0, shape[0] if shape else 1, step):
+        yield slice(start, start + step)
+
+
+def _field_stats(forecast, truth, climatology, lat_deg, kind: str) -> tuple[np.ndarray, ...]:
+    """Latitude-weighted spatial means per field (every index but lat, lon), computed block by block along
+    the first axis so temporaries stay small: ``mse`` → (mean (f-o)²,); ``acc`` → (mean f'o', mean f'²,
+    mean o'²) with anomalies from ``climatology``. Non-finite values propagate to NaN for that field."""
+    f, o = np.asarray(forecast), np.asarray(truth)
+    shape = np.broadcast_shapes(f.shape, o.shape) if climatology is None else np.broadcast_shapes(
+        f.shape, o.shape, np.shape(climatology))
+    dtype = np.result_type(f.dtype, o.dtype, np.float32)
+    f, o = np.broadcast_to(f, shape), np.broadcast_to(o, shape)
+    c = None if climatology is None else np.broadcast_to(np.asarray(climatology), shape)
+    w = lat_weights(lat_deg).astype(dtype)
+    lead = shape[:-2]
+    outs = [np.empty(lead, dtype=np.float64) for _ in range(1 if kind == "mse" else 3)]
+    if not len(shape) > 2:  # a single field
+        f, o = f[None], o[None]
+        c = None if c is None else c[None]
+        outs = [x.reshape(1) for x in outs]
+    for sl in _blocks(f.shape, np.dtype(dtype).itemsize):
+        if kind == "mse":
+            d = np.subtract(f[sl], o[sl], dtype=dtype)
+            np.multiply(d, d, out=d)
+            outs[0][sl] = _weighted_mean_ll(d, w)
+        else:
+            fa = np.subtract(f[sl], c[sl], dtype=dtype)
+            oa = np.subtract(o[sl], c[sl], dtype=dtype)
+            outs[0][sl] = _weighted_mean_ll(fa * oa, w)
+            np.multiply(fa, fa, out=fa)
+            np.multiply(oa, oa, out=oa)
+            outs[1][sl] = _weighted_mean_ll(fa, w)
+            outs[2][sl] = _weighted_mean_ll(oa, w)
+    return tuple(x.reshape(lead) for x in outs)
+
+
 def lat_weighted_rmse(forecast, truth, lat_deg, time_axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """WeatherBench-2 RMSE: sqrt of the time-mean of the latitude-weighted spatial MSE.
 
     Arrays are (..., lat, lon); ``time_axis`` indexes the initialisations. Returns (rmse, n_bad) over the
-    remaining axes, where n_bad counts initialisations whose field had a non-finite value (excluded)."""
-    f, o = np.asarray(forecast), np.asarray(truth)
-    d = f - o
-    np.multiply(d, d, out=d)
-    mse_t = _weighted_mean_ll(d, lat_weights(lat_deg))  # non-finite values propagate to NaN per time
+    remaining axes, where n_bad counts initialisations whose field had a non-finite value (excluded).
+    The inputs are not modified."""
+    (mse_t,) = _field_stats(forecast, truth, None, lat_deg, "mse")
     bad = ~np.isfinite(mse_t)
     n_bad = bad.sum(axis=time_axis)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -179,13 +221,8 @@ def lat_weighted_rmse(forecast, truth, lat_deg, time_axis: int = 0) -> tuple[np.
 def lat_weighted_acc(forecast, truth, climatology, lat_deg, time_axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """WeatherBench-2 ACC: per initialisation, the latitude-weighted correlation of forecast and truth
     anomalies from ``climatology`` (broadcastable to the arrays), averaged over time. Returns (acc, n_bad)."""
-    w = lat_weights(lat_deg)
-    fa = np.asarray(forecast) - climatology
-    oa = np.asarray(truth) - climatology
-    num = _weighted_mean_ll(fa * oa, w)
-    np.multiply(fa, fa, out=fa)
-    np.multiply(oa, oa, out=oa)
-    den = np.sqrt(_weighted_mean_ll(fa, w) * _weighted_mean_ll(oa, w))
+    num, ff, oo = _field_stats(forecast, truth, climatology, lat_deg, "acc")
+    den = np.sqrt(ff * oo)
     bad = ~(np.isfinite(num) & np.isfinite(den))
     # A forecast with no anomaly at all (e.g. climatology itself) has no correlation: scored 0, not failed.
     with np.errstate(invalid="ignore", divide="ignore"):
