@@ -173,3 +173,23 @@ def test_stats_dashboard_drill_down_and_export(session, client_as, who):
     if who == "commission":
         bad = c.get("/transfer/stats?year=2025&institution=NOPE")
         assert bad.status_code == 200 and "field-error" in bad.text
+
+
+def test_ledger_update_form_and_person_income_pages(session, client_as):
+    w = world(session)
+    a = achievement(session, w)
+    tto = _As(client_as, w.tto_a)
+    url = f"/transfer/achievements/{a.id}"
+    bad = _post(tto, f"{url}/ledger", url, {"valuation_date": "2024-05-01", "value": "12.5"}, expect=422)
+    assert 'id="value-error"' in bad.text and 'value="12.5"' in bad.text  # method missing, values kept
+    _post(tto, f"{url}/ledger", url, {"stage": "dormant", "book_value": "1000", "valuation_date": "2024-05-01",
+                                      "method": "income", "value": "250000", "update_book_value": "1"})
+    row = next(r for r in service.ledger_rows(session, w.tto_a) if r["achievement_id"] == a.id)
+    assert (row["stage"], row["book_value_fen"], row["valuation_fen"]) == ("dormant", 250000_00, 250000_00)
+    assert _html(client_as(w.commission)).post(f"{url}/ledger", data={"stage": "abandoned"}).status_code == 403
+    service.record_income(session, w.tto_a, service.IncomeIn(
+        idempotency_key="p-1", achievement_id=a.id, received_date=date(2024, 6, 1), amount_fen=1000_00))
+    own = _html(client_as(w.researcher)).get(f"/transfer/people/{w.alice.id}/income?lang=en").text
+    assert "¥250.00" in own  # half of 1,000 yuan to the team (legal default), half of that by contribution
+    assert _html(client_as(w.researcher)).get(f"/transfer/people/{w.bob.id}/income").status_code == 404
+    assert _html(client_as(w.commission)).get(f"/transfer/people/{w.bob.id}/income").status_code == 200

@@ -32,6 +32,7 @@ from kechuang.transfer.schemas import (
     PaymentIn,
     TransferCreate,
     TransferEvidence,
+    ValuationIn,
 )
 from kechuang.web.pageutil import field_errors, pages_router, redirect
 from kechuang.web.templating import NavItem, format_date, format_money, org_name, register_nav, render
@@ -279,6 +280,44 @@ def transfer_post(request: Request, session: DbSession, principal: Manager, achi
     return redirect(f"/transfer/transfers/{t.id}")
 
 
+@router.post("/achievements/{achievement_id}/ledger")
+def ledger_post(request: Request, session: DbSession, principal: Manager, achievement_id: int,
+                stage: Annotated[str, Form()] = "", book_value: Annotated[str, Form()] = "",
+                valuation_date: Annotated[str, Form()] = "", method: Annotated[str, Form()] = "",
+                value: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+                update_book_value: Annotated[str, Form()] = ""):
+    """The TTO updates the 单列管理 entry: stage tag and book value, and/or records a valuation event."""
+    values = {k: v for k, v in locals().items() if isinstance(v, str)}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            book = _fen(book_value, "book_value", errors)
+            on = _date(valuation_date, "valuation_date", errors)
+            amount = _fen(value, "value", errors)
+            if (on or amount is not None or method) and not (on and amount is not None and method):
+                errors.append(FieldError("value", N_("A valuation needs its date, method and value.")))
+            _check(errors)
+            if stage or book is not None:
+                service.set_stage(session, principal, achievement_id,
+                                  stage or _current_stage(session, principal, achievement_id), book)
+            if on and amount is not None and method:
+                service.add_valuation(session, principal, achievement_id, ValuationIn(
+                    valuation_date=on, method=method, value_fen=amount, note=note.strip() or None,
+                    update_book_value=bool(update_book_value)))
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _achievement_page(request, session, principal, achievement_id, _form_errors(exc), values, "ledger",
+                                 exc.status_code)
+    return redirect(f"/transfer/achievements/{achievement_id}#ledger")
+
+
+def _current_stage(session, principal: Principal, achievement_id: int) -> str:
+    entries = service.achievement_overview(session, principal, achievement_id)["ledger"]
+    mine = [e for e in entries if e.organisation_id == principal.organisation_id] or entries
+    return mine[0].stage if mine else "registered"
+
+
 # ---------------------------------------------------------------- 赋权 applications
 def _application_page(request: Request, session, principal: Principal, application_id: int,
                       errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
@@ -392,6 +431,22 @@ def my_page(request: Request, session: DbSession, principal: Applicant):
         title=N_("My results and income"), apps=apps, agreements=[a for a in apps if a.state == "approved"],
         achievements=achievements, ledger=ledger, ledger_total=sum(x["amount_fen"] for x in ledger), achs=achs,
         orgs=orgs, applied=applied, synthetic=_synthetic(achievements, apps)), principal=principal)
+
+
+@router.get("/people/{person_id}/income")
+def person_income(request: Request, session: DbSession, principal: Reader, person_id: int):
+    """A person's income ledger: their own (researcher), their institution's people (TTO), anyone's
+    (commission, auditor)."""
+    ledger = service.person_ledger(session, principal, person_id)
+    _orgs, people = service.names(session, [], [person_id])
+    if person_id not in people:
+        raise NotFound()
+    achs = service.achievements_by_id(session, [x["achievement_id"] for x in ledger])
+    orgs, _p = service.names(session, [x["organisation_id"] for x in ledger])
+    return render(request, "transfer/person_income.html", _ctx(
+        title=gettext("Income ledger of {name}", name=org_name(people[person_id])), person=people[person_id],
+        ledger=ledger, total=sum(x["amount_fen"] for x in ledger), achs=achs, orgs=orgs,
+        synthetic=people[person_id].is_synthetic), principal=principal)
 
 
 # ---------------------------------------------------------------- transfers and the dossier
