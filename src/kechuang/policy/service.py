@@ -262,14 +262,11 @@ def load_facts(session: Session, period: int, scope: list[int] | None = None, la
     for org_id, fact, value in session.execute(stmt):
         if fact in frame.columns:
             by_fact.setdefault(fact, {})[org_id] = _typed(fact, value)
-    if by_fact:
-        ids = frame["organisation_id"]
-        cols = []
-        for fact, values in by_fact.items():
-            dtype = frame.schema[fact]
-            given = pl.Series(fact, [values.get(i) for i in ids.to_list()], dtype=dtype, strict=False)
-            cols.append(pl.coalesce(pl.lit(given), pl.col(fact)).alias(fact))
-        frame = frame.with_columns(cols)
+    for fact, values in by_fact.items():  # a join per fact: cost follows the inputs, not the enterprises
+        given = pl.DataFrame({"organisation_id": list(values), "__v": list(values.values())},
+                             schema={"organisation_id": pl.Int64, "__v": frame.schema[fact]}, strict=False)
+        frame = (frame.join(given, on="organisation_id", how="left", maintain_order="left")
+                 .with_columns(pl.coalesce(pl.col("__v"), pl.col(fact)).alias(fact)).drop("__v"))
     return frame, dbfacts.snapshot_hash(frame)
 
 
