@@ -164,6 +164,9 @@ def test_empowerment_to_dossier(chromium, live_server):
         shot(com, "transfer-12-dossier-print-zh")
         com.emulate_media(media="screen")
         assert (ARTIFACTS / "transfer-12-dossier-zh.pdf").read_bytes()[:5] == b"%PDF-"
+        server_pdf = com.request.get(live_server + transfer_url + "/dossier.pdf")  # reportlab, on the server
+        assert server_pdf.ok and server_pdf.body()[:5] == b"%PDF-"
+        (ARTIFACTS / "transfer-12b-dossier-server-zh.pdf").write_bytes(server_pdf.body())
 
         # 8. statistics with charts and drill-down to the records behind a number
         com.goto("/transfer/stats?year=2024")

@@ -138,3 +138,23 @@ def test_more_refused_transitions_with_messages(session):
         service.raise_objection(session, w.tto_a, app.id, ObjectionIn(objector="丁", reason="r",
                                                                        raised_date=date(2024, 7, 30)))
     assert exc.value.errors[0].field == "raised_date"
+
+
+def test_dossier_pdf_says_what_is_met_and_missing(session, client_as):
+    import io
+
+    from pypdf import PdfReader
+
+    w = world(session)
+    t = _licence(session, w, achievement(session, w))
+    service.record_evidence(session, w.tto_a, t.id, TransferEvidence(decision_record="校长办公会纪要 2024-05"))
+    c = client_as(w.commission)
+    r = c.get(f"/transfer/transfers/{t.id}/dossier.pdf?lang=en")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content[:5] == b"%PDF-"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    assert f"Due-diligence dossier of transfer {t.id}" in text
+    assert "4 conditions are missing." in text and "[Met]" in text and "[Missing]" in text
+    assert "transfer.transfer.evidence" in text  # the audit entry of the decision record
+    zh = c.get(f"/transfer/transfers/{t.id}/dossier.pdf?lang=zh")
+    assert zh.status_code == 200 and len(PdfReader(io.BytesIO(zh.content)).pages) >= 1
+    assert client_as(w.tto_b).get(f"/transfer/transfers/{t.id}/dossier.pdf").status_code == 404

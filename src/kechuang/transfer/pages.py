@@ -575,6 +575,16 @@ def dossier_print(request: Request, session: DbSession, principal: Reader, trans
         may_audit=False, printable=True))
 
 
+@router.get("/transfers/{transfer_id}/dossier.pdf")
+def dossier_pdf(session: DbSession, principal: Reader, transfer_id: int):
+    """The dossier as a PDF (A4, generated on the server)."""
+    from kechuang.transfer import dossier_pdf as pdf
+
+    d = dossier_mod.build(session, principal, transfer_id)
+    return Response(pdf.to_pdf(d, _detail), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="dossier-transfer-{transfer_id}.pdf"'})
+
+
 # ---------------------------------------------------------------- technology contracts
 def _contract_form(request: Request, session, principal: Principal, errors: dict[str, Any] | None = None,
                    values: dict[str, Any] | None = None, status_code: int = 200):
