@@ -17,7 +17,10 @@ pytestmark = pytest.mark.browser
 def test_enterprise_confirms_and_officer_approves_and_pays(desktop, phone):
     page = desktop
     log_in(page, "demo_enterprise")
-    page.get_by_role("link", name="我的政策").first.click()
+    notification = page.get_by_role("link", name=re.compile("待您确认的政策兑现"))
+    assert notification.locator(".stat-value").inner_text() == "1"
+    shot(page, "39-policy-dashboard-notified-zh")
+    notification.click()
     page.wait_for_url(re.compile(r"/policy/mine"))
     card = page.locator("article.ent-card", has_text="待企业确认").first
     assert card.is_visible()

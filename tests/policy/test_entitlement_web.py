@@ -148,6 +148,8 @@ def test_api_objections_and_second_approval(session, client_as, monkeypatch):
 def test_pages_enterprise_and_officer(session, client_as):
     (a, b), (ea, eb) = _setup(session)
     ua = client_as(_ent_user(a))
+    dashboard = ua.get("/", headers=HTML)
+    assert "待您确认的政策兑现" in dashboard.text and 'href="/policy/mine"' in dashboard.text
     page = ua.get("/policy/mine", headers=HTML)
     assert page.status_code == 200 and "确认账户" in page.text and a.name_zh in page.text
     assert b.name_zh not in page.text

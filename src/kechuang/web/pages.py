@@ -111,6 +111,12 @@ def dashboard(request: Request, session: DbSession, principal: Annotated[Princip
     if has(principal, registry_service.READ_PEOPLE):
         people = registry_service.list_people(session, principal, PageParams(per_page=1))
         stats.append({"label": N_("People visible to you"), "value": people.total, "url": "/registry/people"})
+    from kechuang.policy import service as policy_service  # 免申即享: entitlements waiting for the enterprise
+
+    if has(principal, policy_service.CONFIRM) and principal.organisation_id:
+        waiting = policy_service.status_counts(session, principal).get("notified", 0)
+        stats.append({"label": N_("Policy entitlements awaiting your confirmation"), "value": waiting,
+                      "url": "/policy/mine"})
     recent_audit: list = []
     if has(principal, audit_service.READ_AUDIT):
         recent_audit = audit_service.list_entries(session, principal, PageParams(per_page=5)).items
