@@ -113,6 +113,12 @@ def test_upload_run_counts_nonfinite_and_is_reproducible(session, task, tmp_path
     assert r1.details["nonfinite_values"] == {"z500": 6, "t850": 1, "t2m": 0}
     assert r1.scores == r2.scores and r1.ci == r2.ci and r1.predictions_hash == r2.predictions_hash
     assert 0.5 < r1.scores["acc"] < 0.7
+    from kechuang.science import boards
+
+    page = boards.run_items(session, USER, r1.id, page=1, per_page=10)
+    assert page["total"] == 73 and page["pages"] == 8 and len(page["items"]) == 10
+    assert [i["usable"] for i in page["items"]].count(False) == 1 and not page["items"][3]["usable"]
+    assert page["items"][3]["prediction"].endswith("(30720)")  # 5 leads × 3 variables × 32 × 64
     service.run(session, USER, TASK_ID, "baseline-climatology")
     board = service.leaderboard(session, USER, TASK_ID)
     models = [row["model"] for row in board["rows"]]

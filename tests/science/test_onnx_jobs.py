@@ -209,6 +209,11 @@ def test_jobs_api_and_pages(session, client_as, tmp_path):
     session.expire_all()
     body = c.get(f"/api/v1/science/jobs/{job_id}").json()
     assert body["status"] == "succeeded" and body["progress"] == 1.0 and body["run_id"]
+    preds = c.get(f"/api/v1/science/runs/{body['run_id']}/predictions", params={"page": 2, "per_page": 50}).json()
+    assert preds["total"] == 200 and preds["page"] == 2 and len(preds["items"]) == 50
+    assert preds["items"][0]["target"] == "–" and preds["items"][0]["prediction"].endswith("(400)")
+    run_page = c.get(f"/science/runs/{body['run_id']}?page=4&lang=en", headers=h).text
+    assert 'id="run-items"' in run_page and "page 4 of 4" in run_page
     frag = c.get(f"/science/jobs/{job_id}/status?lang=en", headers=h)
     assert "hx-trigger" not in frag.text and f"/science/runs/{body['run_id']}" in frag.text
     assert client_as(principal(Role.INVESTOR, user_id=61)).post(

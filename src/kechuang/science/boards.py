@@ -90,8 +90,12 @@ def run_items(session: Session, principal: Principal, run_id: int, page: int = 1
         k = index.get(item)
         if r.predictions:
             pred = r.predictions[item]
-        elif big is not None and k is not None and k < len(big):
-            pred = np.asarray(big[k]).tolist()
+        elif big is not None and k is not None and k < len(big):  # a large forecast: preview, not the field
+            arr = np.asarray(big[k], dtype=np.float64).ravel()
+            head = ", ".join("–" if not np.isfinite(x) else f"{x:.4g}" for x in arr[:6])
+            items.append({"item_id": item, "prediction": f"[{head}, …] ({arr.size})", "target": "–",
+                          "abs_error": None, "usable": bool(np.isfinite(arr).all())})
+            continue
         else:
             pred = None
         target = None

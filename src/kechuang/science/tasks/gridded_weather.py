@@ -6,7 +6,7 @@ period (daily states; the day-of-year climatology is their mean in a ±30-day wi
 does over 1990–2019), 2004 validation, 2005 test: 73 initialisations (every 5th day) × leads of 1, 2, 3,
 5 and 7 days. Scored WeatherBench-2 style: latitude-weighted RMSE and ACC (anomalies from the day-of-year
 climatology at the valid time) per variable and lead; headline = ACC averaged over variables and leads.
-Forecasts are uploaded as NetCDF or zipped Zarr (``kechuang.science.gridded``). Baselines: persistence,
+Forecasts are uploaded as NetCDF or zipped Zarr. Baselines: persistence,
 climatology, and damped advection (the anomaly moved east and damped by φ^lead: the generator's own
 expected value, a near-perfect reference)."""
 
