@@ -244,6 +244,13 @@ def test_model_upload_api_and_card_page(session, client_as, tmp_path):
     page = c.get("/science/models/api-onnx?lang=en", headers=h)
     assert page.status_code == 200 and res.json()["file_sha256"] in page.text and "onnx" in page.text
     assert c.get("/science/models?lang=en", headers=h).status_code == 200
+    form = c.get("/science/models/new?lang=en", headers=h).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    refused = c.post("/science/models?lang=en", data={"csrf_token": token, "slug": "api-onnx", "version": "1.0.0",
+                                                      "name": "again", "domain": "weather", "task_kind": "f",
+                                                      "adapter": "onnx"}, headers=h)
+    assert refused.status_code == 422 and "This version already exists" in refused.text
+    assert "Upload a file for this adapter." in refused.text and 'value="again"' in refused.text
     assert c.get("/science/models/no-such-model", headers=h).status_code == 404
 
 
