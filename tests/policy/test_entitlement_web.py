@@ -71,7 +71,12 @@ def test_api_flow_confirm_approve_batch_return(session, client_as):
     events = ua.get(f"/api/v1/policy/entitlements/{ea.id}/events").json()
     assert [e["action"] for e in events] == ["computed", "notice", "notified", "confirmed", "approved", "in_batch",
                                              "paid"]
-    runs = client_as(COMMISSION).get("/api/v1/policy/runs").json()
+    officer = client_as(COMMISSION)
+    runs = officer.get("/api/v1/policy/runs").json()
+    lines = officer.get(f"/api/v1/policy/notices/{ea.notice_id}/lines").json()
+    assert {x["credit_code"] for x in lines} == {a.credit_code, b.credit_code}
+    assert officer.get("/api/v1/policy/notices/999999/lines").status_code == 404
+    assert officer.get("/api/v1/policy/adjustments").json() == []
     assert runs[0]["period"] == PERIOD and runs[0]["eligible"] == 2
 
 

@@ -13,6 +13,7 @@ from kechuang.core.deps import DbSession, requires
 from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_xlsx
 from kechuang.policy import service
 from kechuang.policy.schemas import (
+    AdjustmentRead,
     BatchRead,
     BatchRequest,
     ConfirmRequest,
@@ -25,6 +26,7 @@ from kechuang.policy.schemas import (
     InputsRequest,
     InputsResult,
     NoticeClosed,
+    NoticeLine,
     NoticeRead,
     NoticeRequest,
     ObjectionRead,
@@ -158,6 +160,20 @@ def publish_notice(session: DbSession, principal: Decider, body: NoticeRequest):
 def list_notices(session: DbSession, principal: Reader):
     """公示 notices, newest first."""
     return service.list_notices(session)
+
+
+@router.get("/notices/{notice_id}/lines", response_model=list[NoticeLine])
+def notice_lines(session: DbSession, principal: Reader, notice_id: int):
+    """The public content of a 公示: enterprises, policies, amounts."""
+    return [NoticeLine(entitlement_id=e.id, credit_code=o.credit_code, enterprise=o.name_zh, policy_id=e.policy_id,
+                       policy_title_zh=e.policy_title_zh, amount_fen=e.amount_fen, status=e.status)
+            for e, o in service.notice_lines(session, notice_id)]
+
+
+@router.get("/adjustments", response_model=list[AdjustmentRead])
+def adjustments(session: DbSession, principal: QueueReader):
+    """Adjustment entries of settled entitlements found by reruns, newest first."""
+    return service.adjustments_of(session, principal)
 
 
 @router.post("/notices/{notice_id}/close", response_model=NoticeClosed)

@@ -183,6 +183,34 @@ class NoticeRead(BaseModel):
     closed_at: datetime | None
 
 
+class NoticeLine(BaseModel):
+    """One line of a 公示: enterprise, policy, amount, status."""
+
+    entitlement_id: int
+    credit_code: str
+    enterprise: str
+    policy_id: str
+    policy_title_zh: str
+    amount_fen: int
+    status: str
+
+
+class AdjustmentRead(BaseModel):
+    """A difference found for a settled entitlement."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entitlement_id: int
+    run_id: int
+    old_amount_fen: int
+    new_amount_fen: int
+    delta_fen: int
+    reason: str
+    status: str
+    created_at: datetime
+
+
 class NoticeClosed(BaseModel):
     """How many entitlements a closed notice notified."""
 
