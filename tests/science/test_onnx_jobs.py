@@ -191,6 +191,9 @@ def test_job_access_control(session):
         jobs.enqueue(session, OWNER, L96, "no-such-model")
     with pytest.raises(ValidationFailed):
         jobs.enqueue(session, OWNER, L96, "baseline-persistence", time_limit_s=0)
+    with pytest.raises(ValidationFailed) as e:  # a baseline of another task
+        jobs.enqueue(session, OWNER, L96, "baseline-always-a")
+    assert e.value.errors[0].field == "model"
 
 
 def test_jobs_api_and_pages(session, client_as, tmp_path):

@@ -56,8 +56,13 @@ def enqueue(session: Session, principal: Principal, task_slug: str, model_slug: 
     service.ensure_builtins(session, principal, (task_slug,))
     if task_slug not in TASKS or session.scalar(select(EvaluationTask.id).where(EvaluationTask.slug == task_slug)) is None:
         raise NotFound()
-    if session.scalar(select(ScienceModel.id).where(ScienceModel.slug == model_slug)) is None:
+    model = session.scalar(select(ScienceModel).where(ScienceModel.slug == model_slug).order_by(ScienceModel.id.desc())
+                           .limit(1))
+    if model is None:
         raise NotFound()
+    if not serves(model, task_slug):
+        raise ValidationFailed(errors=[FieldError("model", N_("This model does not serve this task."),
+                                                  value=model_slug)])
     if not 0 < time_limit_s <= MAX_TIME_LIMIT_S:
         raise ValidationFailed(errors=[FieldError("time_limit_s", N_("Give between 1 second and 6 hours."),
                                                   value=time_limit_s)])
@@ -69,6 +74,15 @@ def enqueue(session: Session, principal: Principal, task_slug: str, model_slug: 
     audit.record(session, principal, "science.job.create", "evaluation_job", job.id,
                  after={"task": task_slug, "model": model_slug, "seed": seed})
     return job
+
+
+def serves(model: ScienceModel, task_slug: str) -> bool:
+    """A baseline serves the tasks that list it; an uploaded predictions file serves its own task; other
+    models may be tried on any task."""
+    if model.is_builtin:
+        return task_slug in TASKS and model.slug in TASKS[task_slug].baselines
+    bound = (model.adapter_config or {}).get("task")
+    return bound in (None, task_slug)
 
 
 def _readable(principal: Principal):

@@ -76,10 +76,7 @@ def task_page(task_id: str, request: Request, session: DbSession, principal: Rea
 
 
 def _serves(m: ScienceModel, task: EvaluationTask) -> bool:
-    """Whether model ``m`` can be run on ``task``: a baseline that lists it, or a model not tied to another task."""
-    if m.is_builtin:
-        return m.slug in (task.baselines or [])
-    return (m.adapter_config or {}).get("task") in (None, task.slug)
+    return jobs.serves(m, task.slug)
 
 
 def _variable_table(board: dict) -> dict[str, Any] | None:
