@@ -87,3 +87,30 @@ def test_run_dry_execute_rerun_and_lapse(committed):
     from kechuang.policy import jobs
 
     assert jobs.lapse_overdue() == 0  # the web process's periodic sweep
+
+
+def test_two_runs_of_one_period_at_once_write_once(committed, engine):
+    """PostgreSQL: the second run waits for the first (advisory lock), then finds nothing to do."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the run lock is PostgreSQL's advisory lock; SQLite serialises writers itself")
+    import threading
+
+    outcomes, errors = [], []
+
+    def run():
+        try:
+            with session_scope() as s:
+                outcomes.append(service.run_period(s, SYSTEM, 2024, execute=True))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(o.no_change for o in outcomes) == [False, True]
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(PolicyRun)) == 1
+        assert s.scalar(select(func.count()).select_from(Entitlement)) == 1

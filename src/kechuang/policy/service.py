@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, and_, false, func, insert, select, update
+from sqlalchemy import Select, and_, false, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -320,6 +320,9 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
     require(principal, RUN)
     _check_period(period)
     t0 = time.perf_counter()
+    if execute and session.get_bind().dialect.name == "postgresql":
+        # One run per period at a time: a second one waits, then finds nothing to do (same inputs hash).
+        session.execute(text("SELECT pg_advisory_xact_lock(724412, :p)"), {"p": period})
     pols = run_policies(session, period) if policies is None else [p for p in policies
                                                                    if not p.policy.informational]
     frame, facts_hash = load_facts(session, period, lags=_max_lag([p.policy for p in pols]))
