@@ -436,8 +436,11 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
     if execute:
         session.flush()
         # New entitlements and their first event as bulk inserts (a city-wide run creates many).
-        for i in range(0, len(new_rows), 5000):
-            session.execute(insert(Entitlement), new_rows[i:i + 5000])
+        try:
+            for i in range(0, len(new_rows), 5000):
+                session.execute(insert(Entitlement), new_rows[i:i + 5000])
+        except IntegrityError:  # SQLite has no run lock: a concurrent run of the period committed first
+            raise Conflict(N_("Another run of period {period} finished first; run again."), period=period) from None
         if new_rows:
             created = session.execute(select(Entitlement.id, Entitlement.amount_fen).where(
                 Entitlement.run_id == run.id, Entitlement.status == "computed",
