@@ -427,6 +427,9 @@ async def save_scheme(request: Request, session: DbSession, principal: Manager):
     if form.get("action") == "add_row":
         return _designer(request, principal, _pad(values))
     content = data_to_yaml(form_to_data(form))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", str(form.get("scheme_key") or "").strip()):
+        return _designer(request, principal, _pad(values, 0), status_code=422, errors={"scheme_key": [
+            gettext(N_("Letters, digits, - and _; a new version keeps the id."))]})
     try:
         obj = service.create_scheme(session, principal, principal.organisation_id or -1, content,
                                     is_pilot=bool(form.get("is_pilot")), refuse_violations=True)
