@@ -303,3 +303,20 @@ def test_reviewer_workbench_has_no_identity_for_unit_in_free_text(session, clien
     html = _As(client_as, w.expert(rev)).get(f"/talent/reviews/{asg.id}").text
     assert w.candidates[0].name_zh not in html and w.uni.name_zh not in html
     assert _As(client_as, w.tto).get(f"/talent/reviews/{asg.id}").status_code == 403
+
+
+def test_audit_page_in_english_and_designer_requires_an_id(session, client_as):
+    w = make_world(session, n_candidates=0, n_experts=0)
+    run = service.run_audit(session, w.tto, w.uni.id, "r.txt", RULES.encode("utf-8"))
+    c = _html(client_as(w.tto))
+    c.cookies.set("lang", "en")
+    page = c.get(f"/talent/audits/{run.id}")
+    assert page.status_code == 200
+    assert "must not be a condition for or be linked to" in page.text and "不得将人才称号（“帽子”）作为" not in page.text
+    assert "Mark revised" in page.text
+    tto = _As(client_as, w.tto)
+    form = [(k, v) for k, v in _designer_form(title_score=False) if k != "scheme_key"] + [("scheme_key", ""),
+                                                                                         ("action", "save")]
+    r = _post(tto, "/talent/schemes/new", "/talent/schemes/new", form, expect=422)
+    assert 'field-invalid' in r.text
+    assert session.scalar(select(EvaluationScheme.id).where(EvaluationScheme.scheme_key == "")) is None
