@@ -320,3 +320,48 @@ def test_audit_page_in_english_and_designer_requires_an_id(session, client_as):
     r = _post(tto, "/talent/schemes/new", "/talent/schemes/new", form, expect=422)
     assert 'field-invalid' in r.text
     assert session.scalar(select(EvaluationScheme.id).where(EvaluationScheme.scheme_key == "")) is None
+
+
+def test_every_page_per_role(session, client_as):
+    """Each role gets its pages (200) and is refused the others (403), with no server error."""
+    w = make_world(session, n_candidates=1, n_experts=1)
+    researcher, expert = w.researcher(w.candidates[0]), w.expert(w.experts[0])
+    expect = {
+        "/talent": {w.tto: 200, w.commission: 200, researcher: 200, expert: 403},
+        "/talent/framework": {w.tto: 200, w.commission: 200, researcher: 200, expert: 403},
+        "/talent/schemes": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/schemes/new": {w.tto: 200, w.commission: 403, researcher: 403, expert: 403},
+        "/talent/schemes/compare": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/audits": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/findings": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/works": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/dashboard": {w.tto: 200, w.commission: 200, researcher: 403, expert: 403},
+        "/talent/evaluations": {w.tto: 200, w.commission: 200, researcher: 200, expert: 403},
+        "/talent/reviews": {w.tto: 403, w.commission: 403, researcher: 403, expert: 200},
+        "/talent/records/search?type=transfer": {w.tto: 403, w.commission: 403, researcher: 200, expert: 403},
+    }
+    for url, by_role in expect.items():
+        for p, status in by_role.items():
+            r = _As(client_as, p).get(url)
+            assert r.status_code == status, (url, p.role, r.status_code)
+    assert _As(client_as, None).get("/talent/dashboard", follow_redirects=False).status_code in (303, 307, 401)
+
+
+def test_service_refuses_non_compliant_scheme_when_asked(session):
+    import pytest
+
+    from kechuang.core.errors import PermissionDenied, ValidationFailed
+    from tests.talent.world import BASIC
+
+    w = make_world(session, n_candidates=0, n_experts=0)
+    bad = BASIC.replace("basis: potential", "basis: talent_title")
+    with pytest.raises(ValidationFailed) as exc:
+        service.create_scheme(session, w.tto, w.uni.id, bad, refuse_violations=True)
+    assert any(e.params.get("rule") == "no-talent-title" for e in exc.value.errors)
+    kept = service.create_scheme(session, w.tto, w.uni.id, bad)  # the API keeps non-compliant drafts
+    assert kept.compliant is False
+    rows = service.scheme_overview(session, w.commission)
+    mine = next(r for r in rows if r["organisation_id"] == w.uni.id and r["category"] == "basic_research")
+    assert mine["non_compliant"] == 1 and mine["in_force"] == 1 and mine["cycle_years"] == [5]
+    with pytest.raises(PermissionDenied):
+        service.linkable_records(session, w.tto, "transfer")
