@@ -87,6 +87,10 @@ COMPARE_ROWS: dict[str, str] = {"category": N_("Talent category"), "cycle_years"
                                 "must_not_use": N_("Must not use"), "broken_rules": N_("Broken framework rules")}
 STRUCTURE_RULES: dict[str, str] = {sch.INVALID: N_("Scheme structure"), sch.WEIGHTS: N_("Weights")}
 FRAMEWORK_RULE = N_("Framework rule")
+PATH_LABELS: dict[str, str] = {
+    "must_not_use": N_("Must not use (negative list)"), "cycle_years": N_("Evaluation cycle (years)"),
+    "representative_works": N_("Representative works"), "form_fields": N_("Fields of the evaluation form"),
+    "methods": N_("Assessment methods"), "basis": N_("Legal basis cited"), "indicators": N_("Indicators")}
 INDICATOR_ROW = N_("Indicator row {n}")
 EVAL_STATUS = {"open": N_("Open for dossiers"), "reviewing": N_("In review"), "published": N_("Published")}
 DOSSIER_STATUS = {"draft": N_("Draft"), "submitted": N_("Submitted")}
@@ -132,6 +136,9 @@ _PROBLEMS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_BASIS_KEYS = re.compile(r"(?<![A-Za-z_])(" + "|".join(sorted(BASES, key=len, reverse=True)) + r")(?![A-Za-z_])")
+
+
 def explain(violations: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Each broken rule with its label, reason (current language), where, and the cited basis documents."""
     fw = sch.load_framework()
@@ -149,11 +156,18 @@ def explain(violations: list[dict[str, str]]) -> list[dict[str, Any]]:
                     break
             else:
                 reason = gettext(N_("Not a valid scheme: {detail}"), detail=reason)
+        if rule is not None:  # basis keys in framework texts ("…清单中的talent_title") as labels
+            reason = _BASIS_KEYS.sub(lambda k: gettext(BASES[k.group(0)]), reason)
         path = v.get("path", "")
         m = re.match(r"indicators\[(\d+)\](?: \(([^,)]+)(?:, (\w+))?\))?", path)
         if m:
             path = " · ".join(x for x in (gettext(INDICATOR_ROW, n=int(m.group(1)) + 1), m.group(2),
                                           label(m.group(3), ROLES) if m.group(3) else None) if x)
+        else:
+            head = re.match(r"[a-z_]+", path)
+            if head and head.group(0) in PATH_LABELS:
+                paren = re.search(r"\(.*\)", path)
+                path = gettext(PATH_LABELS[head.group(0)]) + (" " + paren.group(0) if paren else "")
         out.append({"rule": v["rule"], "label": gettext(STRUCTURE_RULES.get(v["rule"], FRAMEWORK_RULE)),
                     "reason": reason, "path": path,
                     "basis": [docs[b] for b in (rule.basis if rule else ()) if b in docs]})
