@@ -203,3 +203,15 @@ def test_audit_and_designer_on_a_phone(chromium, live_server):
     assert width <= 392, width
     shot(page, "talent-12-designer-phone")
     context.close()
+    # English: labels, framework reasons and the basis in the user's language.
+    context, page = _page(chromium, live_server)
+    log_in(page, "demo_tto")
+    page.goto("/lang/en?next=/talent/schemes/new")
+    page.wait_for_url("**/talent/schemes/new")
+    page.locator("select[name='ind_basis_0']").select_option("talent_title")
+    page.locator("input[name='ind_weight_0']").fill("1")
+    page.wait_for_selector("#feedback [data-rule='no-talent-title']")
+    text = page.locator("#feedback").inner_text()
+    assert "Talent titles" in text and "must not be used" in text and "Not compliant" in text
+    shot(page, "talent-13-designer-en")
+    context.close()
