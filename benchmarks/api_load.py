@@ -99,12 +99,13 @@ async def main() -> None:
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30,
                                      limits=httpx.Limits(max_connections=args.concurrency)) as client:
-            for _ in range(300):
+            deadline = time.monotonic() + 180  # the app imports every domain (scientific packages too)
+            while time.monotonic() < deadline:
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.2)
             r = await client.post("/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
             r.raise_for_status()
             listing = (await client.get("/api/v1/registry/organisations", params={"per_page": 1})).json()
