@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from kechuang.core import audit
@@ -63,7 +63,8 @@ def readable_organisations(principal: Principal) -> Select:
     if principal.role in _ALL_DATA or principal.role is Role.ADMIN:
         return stmt
     if principal.role is Role.DISTRICT:
-        return stmt.where(Organisation.district == (principal.district or "\x00"))
+        # an officer without a district binding sees nothing (no sentinel value: PostgreSQL refuses NUL)
+        return stmt.where(Organisation.district == principal.district) if principal.district else stmt.where(false())
     if principal.role in _BOUND_TO_ORG:
         return stmt.where(Organisation.id == (principal.organisation_id or -1))
     if principal.role in (Role.RESEARCHER, Role.EXPERT) and principal.person_id:
