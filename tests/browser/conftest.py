@@ -8,6 +8,7 @@ Only on SQLite: the PostgreSQL run of ``make test`` deselects ``-m browser``.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 BIN = Path(sys.executable).parent
+SERVER_LOG: list[Path] = []  # the live server's log file, for failure messages
+
+
+def server_log_tail(chars: int = 3000) -> str:
+    """The end of the live server's log (empty before the server started)."""
+    return SERVER_LOG[0].read_text(errors="replace")[-chars:] if SERVER_LOG else ""
 
 
 def _free_port() -> int:
@@ -55,6 +62,7 @@ def live_server() -> Iterator[str]:
         assert done.returncode == 0, f"{cmd}: {done.stdout}\n{done.stderr}"
     port = _free_port()
     log = (workdir / "server.log").open("w")
+    SERVER_LOG[:] = [workdir / "server.log"]
     server = subprocess.Popen(
         [str(BIN / "python"), "-m", "uvicorn", "kechuang.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
@@ -81,6 +89,8 @@ def live_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        ARTIFACTS.mkdir(exist_ok=True)  # the server's own log, to read when a journey failed
+        shutil.copyfile(workdir / "server.log", ARTIFACTS / "server.log")
 
 
 @pytest.fixture(scope="session")

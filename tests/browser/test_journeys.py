@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import ARTIFACTS, shot
+from tests.browser.conftest import ARTIFACTS, server_log_tail, shot
 
 pytestmark = pytest.mark.browser
 DEMO_PASSWORD = "kechuang-demo-2026"
@@ -19,7 +20,12 @@ def log_in(page, username: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.locator("form[action='/login'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/$"))
+    try:
+        page.wait_for_url(re.compile(r"/$"), timeout=30_000)
+    except PlaywrightTimeout:  # say what the page showed instead (a throttle message, a server error...)
+        body = page.locator("body").inner_text(timeout=5_000)[:800]
+        raise AssertionError(f"log-in as {username} did not reach the dashboard; at {page.url}: {body}\n"
+                             f"server log:\n{server_log_tail()}") from None
 
 
 def test_enterprise_user_sees_own_organisation_but_not_another(desktop):

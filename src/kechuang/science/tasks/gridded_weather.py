@@ -13,6 +13,7 @@ expected value, a near-perfect reference)."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +38,7 @@ WINDOW = 30  # days either side for the climatology
 
 def available() -> bool:
     """Whether xarray and a NetCDF engine (forecast upload) are installed (optional extra ``science``)."""
-    try:
-        import h5netcdf  # noqa: F401
-        import xarray  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return all(importlib.util.find_spec(m) is not None for m in ("h5netcdf", "xarray"))  # found, not imported: fast start
 
 
 def _climate(doy: np.ndarray) -> np.ndarray:
