@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, cast, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kechuang.core import audit as audit_log
@@ -378,8 +379,16 @@ def create_dossier(session: Session, principal: Principal, data: DossierIn,
         DossierMember(person_id=m.person_id, role=m.role, contribution=m.contribution, position=i + 1)
         for i, m in enumerate(others)]
     obj.works = []
-    session.add(obj)
-    session.flush()
+    # Two submissions of the same dossier at once both pass the check above; the unique constraint on
+    # (evaluation, lead) lets one insert win and the other is answered like the check (409), not a 500.
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError:
+        if not session.scalar(select(Dossier.id).where(Dossier.evaluation_id == ev.id, Dossier.lead_person_id == lead)):
+            raise
+        raise Conflict(N_("You already have a dossier in this evaluation.")) from None
     audit_log.record(session, principal, "talent.dossier.create", "talent_dossier", obj.id,
                      after={"evaluation_id": ev.id, "kind": obj.kind, "members": [lead, *ids]})
     return obj

@@ -199,7 +199,14 @@ def new_dossier(request: Request, session: DbSession, principal: Candidate, eval
     """Start a dossier for an open evaluation of the candidate's unit."""
     ev = svc.access_evaluation_by_id(session, principal, evaluation)
     return render(request, "talent/dossier_new.html", _ctx(title=N_("New dossier"), ev=ev, errors={},
-                                                           values={"kind": "individual"}))
+                                                           values={"kind": "individual"},
+                                                           existing=_my_dossier(session, principal, ev.id)))
+
+
+def _my_dossier(session, principal: Principal, evaluation_id: int):
+    """The dossier the candidate leads in this evaluation, if any."""
+    return next((d for d in svc.list_dossiers(session, principal, evaluation_id)
+                 if d.lead_person_id == principal.person_id), None)
 
 
 @router.post("/dossiers/new")
@@ -226,8 +233,11 @@ def create_dossier(request: Request, session: DbSession, principal: Candidate, e
     except (ValidationFailed, AppError) as exc:
         if isinstance(exc, NotFound):
             raise
-        return render(request, "talent/dossier_new.html", _ctx(title=N_("New dossier"), ev=ev, errors=field_errors(exc),
-                                                               values=values), status_code=422)
+        # 422 for the fields, 409 (with a link to the dossier) when one exists already or the round is closed
+        return render(request, "talent/dossier_new.html", _ctx(
+            title=N_("New dossier"), ev=ev, errors=field_errors(exc), values=values,
+            existing=_my_dossier(session, principal, ev.id)),
+            status_code=422 if isinstance(exc, ValidationFailed) else exc.status_code)
     return redirect(f"/talent/dossiers/{d.id}")
 
 
