@@ -96,7 +96,7 @@ def test_sandbox_page_params_chart_table_and_xlsx(client_as, published):
                                         "param.min_intensity": "0.04"})
     assert r.status_code == 200
     assert 'data-chart="policySandbox"' in r.text and "chart-policySandbox" in r.text
-    assert "徐汇区" in r.text and "40.00 万元" in r.text
+    assert "徐汇区" in r.text and "40.00 万元" in r.text and 'id="sandbox-policies"' in r.text
     x = c.post("/policy/sandbox", data={"csrf_token": token, "mode": "params", "policy": "sandbox-rd",
                                         "param.min_intensity": "0.04", "export": "1"})
     assert x.status_code == 200 and x.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -126,6 +126,9 @@ def test_api_versions_and_sandbox(client_as, published):
     s = c.post("/api/v1/policy/sandbox", json={"policy_key": "sandbox-rd", "params": {"min_intensity": "0.04"},
                                                "year": 2024}).json()
     assert s["counts"]["gain"] >= 1 and s["total_fen"] - s["base_total_fen"] == s["gained_fen"] - s["lost_fen"]
+    assert s["in_run"] and s["run_policies"] == ["sandbox-rd"] and s["run_fen"] == s["total_fen"]
+    assert {c["policy_id"] for c in s["changes"]} == {"sandbox-rd"} and s["changes"][0]["draft_excluded_by"] is None
+    assert [e["policy_id"] for e in s["by_policy"]] == ["sandbox-rd"]
     x = c.post("/api/v1/policy/sandbox/export", json={"policy_key": "sandbox-rd", "year": 2024})
     assert x.status_code == 200 and x.content[:2] == b"PK"
     e = client_as(ENTERPRISE)

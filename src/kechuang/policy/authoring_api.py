@@ -76,31 +76,53 @@ class SandboxIn(BaseModel):
 
 
 class GroupRead(BaseModel):
-    """One category of a distribution."""
+    """One category of a distribution: the simulated policy's entitlements, and the whole run's change."""
 
     key: str
     base_eligible: int
     base_fen: int
     draft_eligible: int
     draft_fen: int
+    run_delta_fen: int
+
+
+class PolicyEffectRead(BaseModel):
+    """One policy of the simulated run: entitlements in force and simulated, exclusions and budget cuts."""
+
+    policy_id: str
+    payable: bool
+    base_eligible: int
+    base_fen: int
+    draft_eligible: int
+    draft_fen: int
+    base_excluded: int
+    draft_excluded: int
+    base_cut: int
+    draft_cut: int
 
 
 class ChangeRead(BaseModel):
-    """One enterprise whose outcome changes."""
+    """One enterprise × policy whose outcome changes (``excluded_by``: the policy it loses to)."""
 
     credit_code: str
     name_zh: str
     district: str | None
+    policy_id: str
     base_eligible: bool | None
     base_fen: int
     draft_eligible: bool | None
     draft_fen: int
     delta_fen: int
     kind: str
+    base_excluded_by: str | None
+    draft_excluded_by: str | None
+    base_budget_cut: bool
+    draft_budget_cut: bool
 
 
 class SandboxRead(BaseModel):
-    """Figures of a simulation (money in integer fen)."""
+    """Figures of a simulated run (money in integer fen): the simulated policy (``eligible``, ``total_fen``),
+    the whole run (``run_*``), and every enterprise × policy that changes."""
 
     policy_id: str
     baseline_version: int | None
@@ -119,6 +141,17 @@ class SandboxRead(BaseModel):
     groups: dict[str, list[GroupRead]]
     changes: list[ChangeRead]
     district: str | None
+    in_run: bool
+    informational: bool
+    base_policies: list[str]
+    run_policies: list[str]
+    run_base_eligible: int
+    run_base_fen: int
+    run_eligible: int
+    run_fen: int
+    winners: int
+    losers: int
+    by_policy: list[PolicyEffectRead]
 
 
 def _simulate(session, principal, body: SandboxIn) -> sandbox.SandboxResult:
@@ -155,7 +188,8 @@ def publish_version(session: DbSession, principal: Publisher, version_id: int):
 
 @router.post("/sandbox", response_model=SandboxRead)
 def simulate(session: DbSession, principal: Simulator, body: SandboxIn):
-    """Simulate a draft or changed parameters on the registry's facts (nothing is written)."""
+    """Simulate the period's run as if the draft (or the changed parameters) were published, against the
+    policies in force: same facts and programme inputs, excludes and budgets (nothing is written)."""
     r = _simulate(session, principal, body)
     return SandboxRead(
         policy_id=r.policy.id, baseline_version=r.baseline_version.version if r.baseline_version else None,
@@ -163,7 +197,11 @@ def simulate(session: DbSession, principal: Simulator, body: SandboxIn):
         total_fen=r.total_fen, base_eligible=r.base_eligible, base_unknown=r.base_unknown,
         base_total_fen=r.base_total_fen, counts=r.counts, gained_fen=r.gained_fen, lost_fen=r.lost_fen,
         groups={k: [GroupRead(**g.__dict__) for g in v] for k, v in r.groups.items()},
-        changes=[ChangeRead(**c.__dict__) for c in r.changes], district=r.district)
+        changes=[ChangeRead(**c.__dict__) for c in r.changes], district=r.district, in_run=r.in_run,
+        informational=r.informational, base_policies=r.base_policies, run_policies=r.run_policies,
+        run_base_eligible=r.run_base_eligible, run_base_fen=r.run_base_fen, run_eligible=r.run_eligible,
+        run_fen=r.run_fen, winners=r.winners, losers=r.losers,
+        by_policy=[PolicyEffectRead(**e.__dict__) for e in r.by_policy])
 
 
 @router.post("/sandbox/export", response_class=Response,

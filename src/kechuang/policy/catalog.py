@@ -35,15 +35,21 @@ def in_force(policy: Policy, as_of: date) -> bool:
     return policy.valid_from <= as_of and (policy.valid_to is None or as_of <= policy.valid_to)
 
 
-def active_versions(session: Session | None, as_of: date) -> list[tuple[Policy, PolicyVersion | None]]:
+def active_versions(session: Session | None, as_of: date, draft: Policy | None = None
+                    ) -> list[tuple[Policy, PolicyVersion | None]]:
     """The policies in force on ``as_of`` with their published version (``None`` when the catalogue
-    is the shipped library because the database holds no published version), in id order."""
+    is the shipped library because the database holds no published version), in id order.
+
+    With ``draft``: the policies that would be in force if ``draft`` were published — it takes the place of
+    the published version of its id (its version is ``None``); publishing it ends the library fallback."""
     from kechuang.policy import versions
 
     pairs: list[tuple[Policy, PolicyVersion | None]]
     published = versions.published_versions(session) if session is not None else []
-    if published:
-        pairs = [(versions.parse_version(v), v) for v in published]
+    if published or draft is not None:
+        pairs = [(versions.parse_version(v), v) for v in published if draft is None or v.policy_key != draft.id]
+        if draft is not None:
+            pairs.append((draft, None))
     else:
         pairs = [(p, None) for p in library_policies()]
     return sorted(((p, v) for p, v in pairs if in_force(p, as_of)), key=lambda pv: pv[0].id)

@@ -220,10 +220,11 @@ class RunPolicy:
     version: int | None = None
 
 
-def run_policies(session: Session, period: int) -> list[RunPolicy]:
-    """The payable (non-informational) policies in force in ``period`` that apply to its facts."""
+def run_policies(session: Session, period: int, draft: Policy | None = None) -> list[RunPolicy]:
+    """The payable (non-informational) policies in force in ``period`` that apply to its facts (with
+    ``draft``: those a run would take if ``draft`` were published; the policy sandbox simulates that run)."""
     out = []
-    for pol, ver in catalog.active_versions(session, date(period, 12, 31)):
+    for pol, ver in catalog.active_versions(session, date(period, 12, 31), draft=draft):
         if pol.informational or not pol.applies_to(period):
             continue
         out.append(RunPolicy(pol, ver.sha256 if ver is not None else policy_hash(pol),
