@@ -73,6 +73,14 @@ def create_achievement(session: DbSession, principal: Manager, body: Achievement
     return service.access_achievement_by_id(session, principal, obj.id)
 
 
+@router.put("/achievements/{achievement_id}", response_model=AchievementDetail)
+def update_achievement(session: DbSession, principal: Manager, achievement_id: int, body: AchievementCreate):
+    """Correct an achievement (all fields, owners, team) while no application, transfer, contract or income
+    refers to it (409 with the reasons otherwise)."""
+    service.update_achievement(session, principal, achievement_id, body)
+    return service.access_achievement_by_id(session, principal, achievement_id)
+
+
 @router.get("/achievements/{achievement_id}", response_model=AchievementDetail)
 def get_achievement(session: DbSession, principal: Reader, achievement_id: int):
     """One achievement with owners and team (404 if not visible)."""

@@ -5,13 +5,16 @@ its split, and the statistics dashboard with drill-down. Templates: ``templates/
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import zip_longest
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 
 from kechuang.core.auth import Principal, Role
@@ -25,10 +28,13 @@ from kechuang.transfer import dossier as dossier_mod
 from kechuang.transfer import params, service, stats
 from kechuang.transfer.models import AchievementMember, IncomeEvent, TechnologyContract
 from kechuang.transfer.schemas import (
+    AchievementCreate,
     ApplicationCreate,
     ContractCreate,
     IncomeIn,
+    MemberIn,
     ObjectionIn,
+    OwnerIn,
     PaymentIn,
     TransferCreate,
     TransferEvidence,
@@ -190,6 +196,184 @@ def ledger_xlsx(session: DbSession, principal: Reader):
                     headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
 
 
+# ---------------------------------------------------------------- achievement form (register and correct)
+OWNER_ROWS, MEMBER_ROWS = 3, 5
+_LIST_SPLIT = re.compile(r"[,，、;；\n]+")
+
+
+def _rows(whos: list[str], shares: list[str]) -> list[tuple[str, str]]:
+    return [(w, s) for w, s in zip_longest(whos, shares, fillvalue="")]
+
+
+def _padded(rows: list[tuple[str, str]], size: int, spare: int) -> list[tuple[str, str]]:
+    """The typed rows plus empty ones: at least ``size`` rows and ``spare`` empty ones to add people."""
+    filled = list(rows)
+    while filled and not (filled[-1][0].strip() or filled[-1][1].strip()):  # trailing blanks only: errors
+        filled.pop()                                                        # name rows by their position
+    return filled + [("", "")] * max(size - len(filled), spare)
+
+
+def _achievement_values(session, a) -> dict[str, Any]:
+    """The form's values for an existing achievement (owners and team as their labels)."""
+    orgs, people = service.names(session, [o.organisation_id for o in a.owners], [m.person_id for m in a.members])
+    return {"kind": a.kind, "title": a.title, "number": a.number or "", "trl": a.trl or "",
+            "fields": "、".join(a.fields), "keywords": "、".join(a.keywords),
+            "government_funding": f"{a.government_funding_fen / 100:.2f}" if a.government_funding_fen else "",
+            "is_classified": "1" if a.is_classified else "",
+            "owners": [(service.organisation_label(orgs[o.organisation_id]) if o.organisation_id in orgs else
+                        f"#{o.organisation_id}", f"{o.share * 100:.2f}".rstrip("0").rstrip(".")) for o in a.owners],
+            "members": [(service.person_label(people[m.person_id]) if m.person_id in people else f"#{m.person_id}",
+                         f"{m.contribution * 100:.2f}".rstrip("0").rstrip(".")) for m in a.members]}
+
+
+def _parse_achievement(session, principal: Principal, values: dict[str, Any]) -> AchievementCreate:
+    """The form as ``AchievementCreate``: amounts in yuan, shares in percent, owners and team named by label,
+    #id, credit code, ORCID or unique name. Field errors name the row they come from."""
+    errors: list[FieldError] = []
+    for f, most in (("title", 300), ("number", 64)):
+        if len(values[f].strip()) > most:
+            errors.append(FieldError(f, N_("At most {max} characters."), {"max": most}))
+    for f in ("kind", "title"):
+        if not values[f].strip():
+            errors.append(FieldError(f, N_("This field is required.")))
+    trl = _int(values["trl"], "trl", errors)
+    funding = _fen(values["government_funding"], "government_funding", errors) or 0
+    owners: list[OwnerIn] = []
+    members: list[MemberIn] = []
+    for key, rows, find, out in (("owner", values["owners"], lambda t: service.find_organisation(session, t),
+                                  owners),
+                                 ("member", values["members"], lambda t: service.find_person(session, principal, t),
+                                  members)):
+        for i, (who, share) in enumerate(rows):
+            if not who.strip() and not share.strip():
+                continue
+            found = find(who) if who.strip() else None
+            if not who.strip():
+                errors.append(FieldError(f"{key}-{i}", N_("Name who holds this share.")))
+            elif found is None:
+                errors.append(FieldError(f"{key}-{i}", N_("Nothing in the registry matches “{text}”; pick an entry "
+                                                          "from the list or give its #id."), {"text": who.strip()},
+                                         value=who))
+            frac = _share(share, f"{key}_share-{i}", errors)
+            if frac is None and not share.strip():
+                errors.append(FieldError(f"{key}_share-{i}", N_("Enter the share in percent.")))
+            elif frac is not None and frac <= 0:
+                errors.append(FieldError(f"{key}_share-{i}", N_("A share is above 0%."), value=share))
+            if found is not None and frac is not None and frac > 0:
+                out.append(OwnerIn(organisation_id=found.id, share=frac) if key == "owner"
+                           else MemberIn(person_id=found.id, contribution=frac))
+    _check(errors)
+    return AchievementCreate(
+        kind=values["kind"], title=values["title"].strip(), number=values["number"].strip() or None, trl=trl,
+        fields=[x.strip() for x in _LIST_SPLIT.split(values["fields"]) if x.strip()],
+        keywords=[x.strip() for x in _LIST_SPLIT.split(values["keywords"]) if x.strip()],
+        government_funding_fen=funding, is_classified=bool(values["is_classified"]), owners=owners, members=members)
+
+
+def _achievement_form(request: Request, session, principal: Principal, values: dict[str, Any],
+                      errors: dict[str, Any] | None = None, achievement_id: int | None = None,
+                      status_code: int = 200):
+    team = service.team_choices(session, principal)
+    return render(request, "transfer/achievement_form.html", _ctx(
+        title=N_("Edit the result") if achievement_id else N_("Register a result"), values=values,
+        errors=errors or {}, achievement_id=achievement_id,
+        owner_rows=_padded(values.get("owners") or [], OWNER_ROWS, 1),
+        member_rows=_padded(values.get("members") or [], MEMBER_ROWS, 2),
+        kind_options=[(k, gettext(label)) for k, label in service.ACHIEVEMENT_KINDS.items()],
+        trl_options=[(n, str(n)) for n in range(1, 10)],
+        owner_options=[service.organisation_label(o) for o in service.owner_choices(session, principal)],
+        team_options=[service.person_label(p) for p in team]), status_code=status_code, principal=principal)
+
+
+def _achievement_errors(exc: AppError) -> dict[str, list[str]]:
+    errs = _form_errors(exc)
+    for a, b in (("government_funding_fen", "government_funding"), ("organisation_id", "owners"),
+                 ("person_id", "members")):
+        if a in errs:
+            errs.setdefault(b, []).extend(errs.pop(a))
+    return errs
+
+
+def _save_achievement(request: Request, session, principal: Principal, values: dict[str, Any],
+                      achievement_id: int | None):
+    try:
+        with session.begin_nested():
+            try:
+                data = _parse_achievement(session, principal, values)
+            except PydanticValidationError as exc:  # a bound the form does not check itself
+                raise ValidationFailed(errors=[FieldError(str(e["loc"][0]), N_("This value is not valid."))
+                                               for e in exc.errors()]) from None
+            if achievement_id is None:
+                a = service.create_achievement(session, principal, data)
+            else:
+                a = service.update_achievement(session, principal, achievement_id, data)
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _achievement_form(request, session, principal, values, _achievement_errors(exc), achievement_id,
+                                 exc.status_code)
+    return redirect(f"/transfer/achievements/{a.id}")
+
+
+def _form_values(kind: str, title: str, number: str, trl: str, fields: str, keywords: str, government_funding: str,
+                 is_classified: str, owner: list[str], owner_share: list[str], member: list[str],
+                 member_share: list[str]) -> dict[str, Any]:
+    return {"kind": kind, "title": title, "number": number, "trl": trl, "fields": fields, "keywords": keywords,
+            "government_funding": government_funding, "is_classified": is_classified,
+            "owners": _rows(list(owner), list(owner_share)), "members": _rows(list(member), list(member_share))}
+
+
+@router.get("/achievements/new")
+def achievement_new(request: Request, session: DbSession, principal: Manager):
+    """The TTO registers a result of its institution (owners with shares, team with contribution shares)."""
+    values: dict[str, Any] = {"owners": [], "members": []}
+    if principal.organisation_id:
+        orgs, _p = service.names(session, [principal.organisation_id])
+        if principal.organisation_id in orgs:
+            values["owners"] = [(service.organisation_label(orgs[principal.organisation_id]), "100")]
+    return _achievement_form(request, session, principal, values)
+
+
+@router.post("/achievements")
+def achievement_create(request: Request, session: DbSession, principal: Manager,
+                       kind: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+                       number: Annotated[str, Form()] = "", trl: Annotated[str, Form()] = "",
+                       fields: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = "",
+                       government_funding: Annotated[str, Form()] = "", is_classified: Annotated[str, Form()] = "",
+                       owner: Annotated[list[str], Form()] = (), owner_share: Annotated[list[str], Form()] = (),
+                       member: Annotated[list[str], Form()] = (), member_share: Annotated[list[str], Form()] = ()):
+    """Record the result (on the institution's 单列管理 ledger as 'registered'); field errors keep the input."""
+    values = _form_values(kind, title, number, trl, fields, keywords, government_funding, is_classified, owner,
+                          owner_share, member, member_share)
+    return _save_achievement(request, session, principal, values, None)
+
+
+@router.get("/achievements/{achievement_id}/edit")
+def achievement_edit(request: Request, session: DbSession, principal: Manager, achievement_id: int):
+    """Correct a result while no application, transfer, contract or income refers to it (409 otherwise)."""
+    a = service.access_achievement_by_id(session, principal, achievement_id)
+    if not principal.is_system and not any(o.organisation_id == principal.organisation_id for o in a.owners):
+        raise NotFound()
+    locks = service.achievement_locks(session, a.id)
+    if locks:
+        raise service.AchievementLocked(locks)
+    return _achievement_form(request, session, principal, _achievement_values(session, a), achievement_id=a.id)
+
+
+@router.post("/achievements/{achievement_id}/edit")
+def achievement_update(request: Request, session: DbSession, principal: Manager, achievement_id: int,
+                       kind: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+                       number: Annotated[str, Form()] = "", trl: Annotated[str, Form()] = "",
+                       fields: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = "",
+                       government_funding: Annotated[str, Form()] = "", is_classified: Annotated[str, Form()] = "",
+                       owner: Annotated[list[str], Form()] = (), owner_share: Annotated[list[str], Form()] = (),
+                       member: Annotated[list[str], Form()] = (), member_share: Annotated[list[str], Form()] = ()):
+    """Save the corrections (the service refuses once records refer to the result)."""
+    values = _form_values(kind, title, number, trl, fields, keywords, government_funding, is_classified, owner,
+                          owner_share, member, member_share)
+    return _save_achievement(request, session, principal, values, achievement_id)
+
+
 # ---------------------------------------------------------------- achievements
 def _achievement_page(request: Request, session, principal: Principal, achievement_id: int,
                       errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
@@ -212,7 +396,7 @@ def _achievement_page(request: Request, session, principal: Principal, achieveme
         may_apply=has(principal, service.APPLY) and on_team and not a.is_classified,
         may_manage=service.can_manage(principal) and any(x.organisation_id == principal.organisation_id
                                                           for x in a.owners),
-        counterparties=counterparties, synthetic=a.is_synthetic,
+        counterparties=counterparties, synthetic=a.is_synthetic, may_edit=service.is_editable(session, principal, a),
         min_years=params.value("empowerment.use_right_min_years", service.today())), status_code=status_code,
         principal=principal)
 

@@ -9,6 +9,7 @@ empowered. Every write is audited in the same transaction; services only flush.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -398,6 +399,186 @@ def create_achievement(session: Session, principal: Principal, data: Achievement
                  after={**fields, "owners": [o.model_dump() for o in data.owners],
                         "members": [m.model_dump() for m in data.members]})
     return obj
+
+
+class AchievementLocked(Conflict):
+    """The achievement has records built on it and can no longer be edited (409); names them."""
+
+    def __init__(self, items: list[str]):
+        self.items = list(items)
+        super().__init__(N_("This result can no longer be edited: {items}."), items="; ".join(self.items))
+
+    def render_message(self, locale: str | None = None) -> str:
+        """The message with the blocking records in ``locale``."""
+        return gettext(self.message, locale, items="; ".join(gettext(i, locale) for i in self.items))
+
+
+def achievement_locks(session: Session, achievement_id: int) -> list[str]:
+    """Why an achievement can no longer be edited (empty: editable). Its owners, team and shares feed 赋权
+    eligibility, transfers, contracts and income splits, so it is frozen once any of these refers to it."""
+    checks = ((EmpowermentApplication.achievement_id, N_("a 赋权 application refers to it")),
+              (Transfer.achievement_id, N_("a transfer refers to it")),
+              (TechnologyContract.achievement_id, N_("a technology contract refers to it")),
+              (IncomeEvent.achievement_id, N_("income has been recorded for it")))
+    return [why for col, why in checks
+            if session.scalar(select(col).where(col == achievement_id).limit(1)) is not None]
+
+
+def is_editable(session: Session, principal: Principal, achievement: Achievement) -> bool:
+    """Whether ``principal`` may edit ``achievement`` now (TTO of an owner, nothing built on it yet)."""
+    if not has(principal, MANAGE):
+        return False
+    if not principal.is_system and not any(o.organisation_id == principal.organisation_id
+                                           for o in achievement.owners):
+        return False
+    return not achievement_locks(session, achievement.id)
+
+
+_ACH_FIELDS = ["kind", "title", "number", "trl", "fields", "keywords", "government_funding_fen", "is_classified"]
+
+
+def update_achievement(session: Session, principal: Principal, achievement_id: int, data: AchievementCreate,
+                       on: date | None = None) -> Achievement:
+    """Correct an achievement of the caller's institution while nothing refers to it (``achievement_locks``):
+    fields, owners and team as in ``create_achievement``. New owners get a 'registered' ledger entry; a
+    removed owner's entry goes too, unless that owner has changed its stage, book value or valuations."""
+    ach = _managed_achievement(session, principal, achievement_id)
+    locks = achievement_locks(session, ach.id)
+    if locks:
+        raise AchievementLocked(locks)
+    values = data.model_dump()
+    errors = achievement_problems(values)
+    owner_ids = [o.organisation_id for o in data.owners]
+    if not principal.is_system and _org(principal) not in owner_ids:
+        errors.append(FieldError("owners", N_("Your institution must be one of the owners.")))
+    errors += _check_refs(session, owner_ids, [m.person_id for m in data.members])
+    if data.number and session.scalar(select(Achievement.id).where(
+            Achievement.kind == data.kind, Achievement.number == data.number, Achievement.id != ach.id)):
+        errors.append(FieldError("number", N_("This number is already recorded."), value=data.number))
+    removed = {o.organisation_id for o in ach.owners} - set(owner_ids)
+    entries = list(session.scalars(select(LedgerEntry).where(LedgerEntry.achievement_id == ach.id)))
+    for e in entries:
+        if e.organisation_id in removed and (e.stage != "registered" or e.book_value_fen or session.scalar(
+                select(ValuationEvent.id).where(ValuationEvent.ledger_entry_id == e.id).limit(1))):
+            org = session.get(Organisation, e.organisation_id)
+            errors.append(FieldError("owners", N_("{name} has updated this result on its ledger (stage, book "
+                                                  "value or valuations); it stays an owner."),
+                                     {"name": org.name_zh if org else e.organisation_id}, value=e.organisation_id))
+    _raise_if(errors)
+    before = {**audit.snapshot(ach, _ACH_FIELDS),
+              "owners": [{"organisation_id": o.organisation_id, "share": str(o.share)} for o in ach.owners],
+              "members": [{"person_id": m.person_id, "contribution": str(m.contribution)} for m in ach.members]}
+    for k in _ACH_FIELDS:
+        setattr(ach, k, values[k])
+    # Update rows in place (unique per achievement): delete-then-insert of the same key would collide in one flush.
+    owners = {o.organisation_id: o for o in ach.owners}
+    for o in data.owners:
+        if o.organisation_id in owners:
+            owners.pop(o.organisation_id).share = o.share
+        else:
+            ach.owners.append(AchievementOwner(organisation_id=o.organisation_id, share=o.share))
+    for gone in owners.values():
+        ach.owners.remove(gone)
+    members = {m.person_id: m for m in ach.members}
+    for m in data.members:
+        if m.person_id in members:
+            members.pop(m.person_id).contribution = m.contribution
+        else:
+            ach.members.append(AchievementMember(person_id=m.person_id, contribution=m.contribution))
+    for gone in members.values():
+        ach.members.remove(gone)
+    have = {e.organisation_id for e in entries}
+    for e in entries:
+        if e.organisation_id in removed:
+            session.delete(e)
+    for org_id in owner_ids:
+        if org_id not in have:
+            session.add(LedgerEntry(organisation_id=org_id, achievement_id=ach.id, stage="registered",
+                                    registered_date=on or today()))
+    session.flush()
+    audit.record(session, principal, "transfer.achievement.update", "achievement", ach.id, before=before,
+                 after={**{k: values[k] for k in _ACH_FIELDS}, "owners": [o.model_dump(mode="json") for o in data.owners],
+                        "members": [m.model_dump(mode="json") for m in data.members]})
+    return ach
+
+
+# ---------------------------------------------------------------- pickers for the achievement form
+_ID_RE = re.compile(r"#(\d+)\s*$")
+_ORCID_RE = re.compile(r"\b(\d{4}-\d{4}-\d{4}-\d{3}[\dX])\b")
+_CREDIT_RE = re.compile(r"\b([0-9A-HJ-NPQRTUWXY]{18})\b")
+
+
+def owner_choices(session: Session, principal: Principal, limit: int = 500) -> list[Organisation]:
+    """Institutions that may own results (universities, institutes, hospitals, new R&D institutions), the
+    caller's own first."""
+    from kechuang.registry.reference import INSTITUTION_KINDS
+
+    require(principal, MANAGE)
+    rows = list(session.scalars(select(Organisation).where(Organisation.kind.in_(sorted(INSTITUTION_KINDS)))
+                                .order_by(Organisation.id).limit(limit)))
+    return sorted(rows, key=lambda o: o.id != principal.organisation_id)
+
+
+def team_choices(session: Session, principal: Principal, also: Iterable[int] = (), limit: int = 1000) -> list[Person]:
+    """People affiliated with the caller's institution (and the people ``also`` named, e.g. the current team)."""
+    from kechuang.registry.models import Affiliation
+
+    require(principal, MANAGE)
+    cond = Person.id.in_(select(Affiliation.person_id).where(Affiliation.organisation_id == _org(principal)))
+    extra = {i for i in also if i}
+    if extra:
+        cond = or_(cond, Person.id.in_(extra))
+    return list(session.scalars(select(Person).where(cond).order_by(Person.id).limit(limit)))
+
+
+def person_label(p: Person) -> str:
+    """How the form shows a person and reads it back: name · #id."""
+    return f"{p.name_zh} · #{p.id}"
+
+
+def organisation_label(o: Organisation) -> str:
+    """How the form shows an organisation and reads it back: name · credit code."""
+    return f"{o.name_zh} · {o.credit_code}"
+
+
+def find_organisation(session: Session, text: str) -> Organisation | None:
+    """The organisation a form entry names: ``#id``, a credit code, or an exact Chinese or English name."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if m := _ID_RE.search(text):
+        return session.get(Organisation, int(m.group(1)))
+    if m := _CREDIT_RE.search(text.upper()):
+        return session.scalar(select(Organisation).where(Organisation.credit_code == m.group(1)))
+    found = list(session.scalars(select(Organisation).where(
+        or_(Organisation.name_zh == text, Organisation.name_en == text)).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def find_person(session: Session, principal: Principal, text: str) -> Person | None:
+    """The person a form entry names: ``#id``, an ORCID iD, an external id, or a name that is unique among
+    the people of the caller's institution (else in the registry)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if m := _ID_RE.search(text):
+        return session.get(Person, int(m.group(1)))
+    if m := _ORCID_RE.search(text.upper()):
+        return session.scalar(select(Person).where(Person.orcid == m.group(1)))
+    by_ext = session.scalar(select(Person).where(Person.external_id == text))
+    if by_ext is not None:
+        return by_ext
+    from kechuang.registry.models import Affiliation
+
+    same = or_(Person.name_zh == text, Person.name_en == text)
+    colleagues = Person.id.in_(select(Affiliation.person_id).where(Affiliation.organisation_id == _org(principal)))
+    for stmt in (select(Person).where(same, colleagues), select(Person).where(same)):
+        found = list(session.scalars(stmt.limit(2)))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            return None  # ambiguous: the form asks for the #id
+    return None
 
 
 ACHIEVEMENT_SORT = SortSpec({"id": Achievement.id, "title": Achievement.title, "kind": Achievement.kind,
