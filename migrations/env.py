@@ -8,6 +8,7 @@ from alembic import context
 from kechuang.all_models import metadata
 from kechuang.config import settings
 from kechuang.db import build_engine
+from kechuang.migrate import include_name
 
 config = context.config
 
@@ -32,7 +33,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from kechuang.all_models import metadata
 from kechuang.config import PROJECT_ROOT
+from kechuang.registry.search import is_search_object
 
 
 def alembic_config(engine: Engine | None = None, url: str | None = None) -> Config:
@@ -53,8 +54,13 @@ def script_heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Leave out of schema comparison what migrations make outside the models (the search index)."""
+    return not is_search_object(name)
+
+
 def schema_diff(engine: Engine) -> list:
     """Differences between the models and the database (empty when migrations match the models)."""
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         return compare_metadata(ctx, metadata)

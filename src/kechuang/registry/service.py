@@ -35,6 +35,7 @@ from kechuang.registry.schemas import (
     QualificationIn,
     RelationIn,
 )
+from kechuang.registry.search import organisation_text_match
 
 # Who may do what (GUIDE habit 5). Row-level scoping is in readable_*().
 READ_ORGANISATIONS = permission(
@@ -226,10 +227,8 @@ ORG_SORT = SortSpec(
 def filtered_organisations(principal: Principal, params: PageParams, filters: OrganisationFilters) -> Select:
     """The readable organisations narrowed by search text and filters (list, export)."""
     stmt = readable_organisations(principal)
-    if params.q:
-        like = f"%{params.q.strip()}%"
-        stmt = stmt.where(or_(Organisation.name_zh.ilike(like), Organisation.name_en.ilike(like),
-                              Organisation.credit_code.ilike(like)))
+    if params.q and params.q.strip():
+        stmt = stmt.where(organisation_text_match(params.q))
     for col, value in ((Organisation.kind, filters.kind), (Organisation.district, filters.district),
                        (Organisation.industry_section, filters.industry_section),
                        (Organisation.ownership, filters.ownership)):
