@@ -397,14 +397,57 @@ def _achievement_page(request: Request, session, principal: Principal, achieveme
         may_manage=service.can_manage(principal) and any(x.organisation_id == principal.organisation_id
                                                           for x in a.owners),
         counterparties=counterparties, synthetic=a.is_synthetic, may_edit=service.is_editable(session, principal, a),
+        income_transfers=[(t.id, f"#{t.id} · {gettext(service.TRANSFER_MODES[t.mode])} · "
+                                 f"{gettext(STATES.get(t.state, t.state))}")
+                          for t in o["transfers"] if t.state != "cancelled"],
+        income_key=f"achievement-{a.id}-{secrets.token_hex(8)}", today=service.today(),
         min_years=params.value("empowerment.use_right_min_years", service.today())), status_code=status_code,
         principal=principal)
 
 
 @router.get("/achievements/{achievement_id}")
-def achievement_page(request: Request, session: DbSession, principal: Reader, achievement_id: int):
-    """An achievement: owners, team, ledger entry and valuations, applications, transfers, contracts, income."""
-    return _achievement_page(request, session, principal, achievement_id)
+def achievement_page(request: Request, session: DbSession, principal: Reader, achievement_id: int,
+                     income_transfer: int | None = None):
+    """An achievement: owners, team, ledger entry and valuations, applications, transfers, contracts, income
+    (``income_transfer`` preselects a transfer in the income form)."""
+    values = {"transfer_id": income_transfer} if income_transfer else None
+    return _achievement_page(request, session, principal, achievement_id, values=values,
+                             form="income" if income_transfer else None)
+
+
+@router.post("/achievements/{achievement_id}/income")
+def achievement_income_post(request: Request, session: DbSession, principal: Manager, achievement_id: int,
+                            idempotency_key: Annotated[str, Form()], received_date: Annotated[str, Form()] = "",
+                            amount: Annotated[str, Form()] = "", costs: Annotated[str, Form()] = "",
+                            cost_note: Annotated[str, Form()] = "", transfer_id: Annotated[str, Form()] = ""):
+    """Record income received for the result without a technology contract (e.g. licence royalties reported
+    directly, optionally under one of its transfers); it is split at once, idempotent on the form's key."""
+    values = {"received_date": received_date, "amount": amount, "costs": costs, "cost_note": cost_note,
+              "transfer_id": transfer_id}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            data = {"idempotency_key": idempotency_key, "achievement_id": achievement_id,
+                    "transfer_id": _int(transfer_id, "transfer_id", errors),
+                    "received_date": _date(received_date, "received_date", errors, required=True),
+                    "amount_fen": _fen(amount, "amount", errors, required=True),
+                    "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
+            if data["amount_fen"] is not None and data["amount_fen"] <= 0:
+                errors.append(FieldError("amount", N_("The amount must be above zero.")))
+            if len(cost_note.strip()) > 300:
+                errors.append(FieldError("cost_note", N_("At most {max} characters."), {"max": 300}))
+            _check(errors)
+            event, _created = service.record_income(session, principal, IncomeIn(**data))
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errs = _form_errors(exc)
+        for a, b in (("costs_fen", "costs"), ("amount_fen", "amount"), ("achievement_id", "__all__")):
+            if a in errs:
+                errs.setdefault(b, []).extend(errs.pop(a))
+        return _achievement_page(request, session, principal, achievement_id, errs, values, "income",
+                                 exc.status_code)
+    return redirect(f"/transfer/income/{event.id}")
 
 
 @router.post("/achievements/{achievement_id}/applications")

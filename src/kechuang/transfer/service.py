@@ -1305,6 +1305,11 @@ def record_income(session: Session, principal: Principal, data: IncomeIn) -> tup
     if data.transfer_id:
         transfer = access_transfer_by_id(session, principal, data.transfer_id)
         achievement_id = achievement_id or transfer.achievement_id
+    # Income is split by the team of one result: a contract or transfer of another result would pay the wrong team.
+    if contract is not None and contract.achievement_id and contract.achievement_id != achievement_id:
+        raise _invalid("contract_id", N_("This contract is for another result."), data.contract_id)
+    if transfer is not None and transfer.achievement_id != achievement_id:
+        raise _invalid("transfer_id", N_("This transfer is of another result."), data.transfer_id)
     if not achievement_id:
         raise _invalid("achievement_id", N_("Say which result the income is for (directly, or through a contract "
                                             "or transfer)."))
