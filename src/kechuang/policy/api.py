@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
-from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_xlsx
+from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_csv, to_xlsx
 from kechuang.policy import service
 from kechuang.policy.schemas import (
     AdjustmentRead,
@@ -81,18 +81,49 @@ def start_run(session: DbSession, principal: Runner, body: RunRequest):
 
 @router.get("/runs", response_model=list[RunRead])
 def list_runs(session: DbSession, principal: QueueReader, period: int | None = None):
-    """Recorded runs, newest first."""
+    """Recorded runs, newest first; a district officer gets their district's figures of each run."""
     return service.list_runs(session, principal, period)
 
 
+@router.get("/runs/{run_id}", response_model=RunRead)
+def get_run(session: DbSession, principal: QueueReader, run_id: int):
+    """One run with the figures of the caller's scope (the run's entitlements: ``GET /entitlements?run_id=``)."""
+    return service.access_run(session, principal, run_id)
+
+
+def _filter(period: int | None = None, status: str | None = None, policy_id: str | None = None,
+            run_id: int | None = None, district: str | None = None) -> service.EntitlementFilter:
+    return service.EntitlementFilter(period=period, status=status, policy_id=policy_id, run_id=run_id,
+                                     district=district)
+
+
+Filter = Annotated[service.EntitlementFilter, Depends(_filter)]
+
+
 @router.get("/entitlements", response_model=EntitlementPage)
-def list_entitlements(session: DbSession, principal: Reader, period: int | None = None, status: str | None = None,
-                      policy_id: str | None = None, page: Annotated[int, Query(ge=1)] = 1,
+def list_entitlements(session: DbSession, principal: Reader, flt: Filter, page: Annotated[int, Query(ge=1)] = 1,
                       per_page: Annotated[int, Query(ge=1, le=200)] = 50):
-    """Entitlements the caller may read (an enterprise: its own)."""
-    total, rows = service.list_entitlements(session, principal, service.EntitlementFilter(period, status, policy_id),
-                                            limit=per_page, offset=(page - 1) * per_page)
+    """Entitlements the caller may read (an enterprise: its own; a district officer: its district's, and
+    ``district`` naming another is refused). ``run_id``: those last set by that run."""
+    total, rows = service.list_entitlements(session, principal, flt, limit=per_page, offset=(page - 1) * per_page)
     return EntitlementPage(total=total, items=[entitlement_read(e) for e, _ in rows])
+
+
+@router.get("/entitlements/export", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, XLSX_MEDIA: {}}}})
+def export_entitlements(session: DbSession, principal: Reader, flt: Filter,
+                        format: Literal["csv", "xlsx"] = "csv"):
+    """Every entitlement the caller may read that matches the filters, as CSV (UTF-8) or XLSX."""
+    headers, rows = service.export_entitlements(session, principal, flt)
+    return _table_response(headers, rows, format, "entitlements")
+
+
+def _table_response(headers: list[str], rows: list[list[Any]], format: str, name: str) -> Response:
+    if format == "xlsx":
+        return Response(to_xlsx(headers, rows, title=name), media_type=XLSX_MEDIA,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return Response(to_csv(headers, rows), media_type=CSV_MEDIA,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @router.get("/entitlements/{ent_id}", response_model=EntitlementRead)

@@ -56,6 +56,9 @@ class PolicyRun(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     started_by: Mapped[str] = mapped_column(String(120))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The same figures per district of the enterprises ({district: {enterprises, eligible, total_fen,
+    # created, updated, withdrawn, adjusted, unchanged}}; "" = no district); NULL for runs before 0009pd.
+    districts: Mapped[dict[str, dict[str, int]] | None] = mapped_column(JSON)
 
 
 class PolicyNotice(Base):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Form, Request, UploadFile
+from fastapi import Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
@@ -17,8 +18,9 @@ from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import AppError, NotFound, PermissionDenied
 from kechuang.core.i18n import N_, get_locale, gettext
+from kechuang.core.pagination import Page
 from kechuang.core.permissions import has
-from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_xlsx
+from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_csv, to_xlsx
 from kechuang.policy import service
 from kechuang.policy.facts import FACTS, split_column
 from kechuang.policy.models import Entitlement, PolicyNotice
@@ -401,7 +403,47 @@ def _runs(request: Request, session, principal: Principal, result: Any = None, e
     return render(request, "policy/runs.html", _ctx(
         title=N_("Run history"), active_nav="policy-queues", runs=service.list_runs(session, principal),
         may_run=has(principal, service.RUN), period=default_period(session), result=result,
+        scope=principal.district if principal.role is Role.DISTRICT else None,
         errors=errors or {}, message=_message(request)), status_code=status_code, principal=principal)
+
+
+def _run_filter(run: service.RunSummary, status: str, policy_id: str, only_run: str) -> service.EntitlementFilter:
+    return service.EntitlementFilter(period=run.period, status=status if status in STATUS_LABELS else None,
+                                     policy_id=policy_id or None, run_id=run.id if only_run else None)
+
+
+@router.get("/runs/{run_id}")
+def run_detail(request: Request, session: DbSession, principal: QueueReader, run_id: int, status: str = "",
+               policy_id: str = "", only_run: str = "", page: Annotated[int, Query(ge=1)] = 1,
+               per_page: Annotated[int, Query(ge=1, le=200)] = 50):
+    """A run read-only, in the caller's scope (a district officer: its district): figures, entitlements of
+    its period by policy and status, and the entitlements themselves, paginated, with CSV/XLSX export."""
+    run = service.access_run(session, principal, run_id)
+    flt = _run_filter(run, status, policy_id, only_run)
+    total, rows = service.list_entitlements(session, principal, flt, limit=per_page, offset=(page - 1) * per_page)
+    stats = service.policy_stats(session, principal, period=run.period)
+    query = {k: v for k, v in (("status", flt.status), ("policy_id", flt.policy_id), ("only_run", only_run))
+             if v}
+    return render(request, "policy/run.html", _ctx(
+        title=N_("Run"), active_nav="policy-queues", run=run, rows=rows,
+        page=Page(items=[], total=total, page=page, per_page=per_page), stats=stats,
+        counts=service.status_counts(session, principal, run.period), flt=flt, only_run=bool(only_run),
+        statuses=[s for s in STATUS_LABELS], export_query=urlencode(query),
+        synthetic=any(o.is_synthetic for _, o in rows)), principal=principal)
+
+
+@router.get("/runs/{run_id}/export")
+def run_export(session: DbSession, principal: QueueReader, run_id: int, status: str = "", policy_id: str = "",
+               only_run: str = "", format: str = "csv"):
+    """The entitlements of a run's page (same filters, every row in the caller's scope) as CSV or XLSX."""
+    run = service.access_run(session, principal, run_id)
+    headers, rows = service.export_entitlements(session, principal, _run_filter(run, status, policy_id, only_run))
+    name = f"entitlements-run{run.id}" + (f"-{run.scope}" if run.scope else "")
+    if format == "xlsx":
+        return Response(to_xlsx(headers, rows, title=f"run {run.id}"), media_type=XLSX_MEDIA,
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.xlsx"})
+    return Response(to_csv(headers, rows), media_type=CSV_MEDIA,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.csv"})
 
 
 @router.post("/runs")

@@ -37,7 +37,8 @@ class RunResult(BaseModel):
 
 
 class RunRead(BaseModel):
-    """A recorded run."""
+    """A recorded run with the figures of the caller's scope: ``scope`` null = the whole city, else the
+    district officer's district (``recorded`` false: a run from before per-district figures were kept)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -45,6 +46,8 @@ class RunRead(BaseModel):
     period: int
     policies: list[dict[str, Any]]
     facts_hash: str
+    scope: str | None
+    recorded: bool
     enterprises: int
     eligible: int
     created: int

@@ -159,13 +159,18 @@ class EntitlementFilter:
     status: str | None = None
     policy_id: str | None = None
     organisation_id: int | None = None
+    run_id: int | None = None  # last set by this run
+    district: str | None = None  # the enterprise's district
 
 
-def list_entitlements(session: Session, principal: Principal, flt: EntitlementFilter | None = None,
-                      limit: int = 200, offset: int = 0) -> tuple[int, list[tuple[Entitlement, Organisation]]]:
-    """Readable entitlements (with their organisation), newest period first; (total, page)."""
-    flt = flt or EntitlementFilter()
+def _filtered(session: Session, principal: Principal, flt: EntitlementFilter) -> Select:
     stmt = readable_entitlements(principal)
+    if flt.district:
+        if principal.role is Role.DISTRICT and flt.district != principal.district:
+            raise PermissionDenied(N_("District officers see their own district only."))
+        if principal.role is not Role.DISTRICT:  # a district officer's statement is their district's already
+            stmt = stmt.where(Entitlement.organisation_id.in_(
+                select(Organisation.id).where(Organisation.district == flt.district)))
     if flt.period is not None:
         stmt = stmt.where(Entitlement.period == flt.period)
     if flt.status:
@@ -174,6 +179,16 @@ def list_entitlements(session: Session, principal: Principal, flt: EntitlementFi
         stmt = stmt.where(Entitlement.policy_id == flt.policy_id)
     if flt.organisation_id:
         stmt = stmt.where(Entitlement.organisation_id == flt.organisation_id)
+    if flt.run_id is not None:
+        stmt = stmt.where(Entitlement.run_id == flt.run_id)
+    return stmt
+
+
+def list_entitlements(session: Session, principal: Principal, flt: EntitlementFilter | None = None,
+                      limit: int = 200, offset: int = 0) -> tuple[int, list[tuple[Entitlement, Organisation]]]:
+    """Readable entitlements (with their organisation), newest period first; (total, page). A district
+    officer filtering on another district is refused."""
+    stmt = _filtered(session, principal, flt or EntitlementFilter())
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     ids = stmt.with_only_columns(Entitlement.id).order_by(
         Entitlement.period.desc(), Entitlement.amount_fen.desc(), Entitlement.id).limit(limit).offset(offset)
@@ -300,6 +315,7 @@ class RunOutcome:
     seconds: float = 0.0
     policies: list[dict[str, Any]] = field(default_factory=list)
     facts_hash: str = ""
+    districts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _describe_change(old: Entitlement | Any, p_hash: str, amount: int, clauses: dict[str, Any]) -> str:
@@ -366,6 +382,10 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
 
     existing = {(e.organisation_id, e.policy_id): e for e in session.scalars(
         select(Entitlement).where(Entitlement.period == period))}
+    tally = _DistrictTally(session, frame, {org for org, _ in existing})
+    for (org_id, _), (amount, _, _) in results.items():
+        tally.add(org_id, "eligible")
+        tally.add(org_id, "total_fen", amount)
     run = None
     if execute:
         run = PolicyRun(period=period, policies=described, inputs_hash=inputs_hash, facts_hash=facts_hash,
@@ -383,6 +403,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
         old = existing.get(key)
         if old is None:
             out.created += 1
+            tally.add(org_id, "created")
             if execute:
                 new_rows.append(dict(
                     organisation_id=org_id, policy_id=pid, policy_title_zh=rp.policy.title.get("zh", pid),
@@ -392,6 +413,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
             continue
         if old.basis_hash == bh:
             out.unchanged += 1
+            tally.add(org_id, "unchanged")
             continue
         reason = _describe_change(old, rp.hash, amount, clauses)
         if old.status in PENDING_STATUSES or old.status == "withdrawn":
@@ -399,6 +421,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
                 out.reopened += 1
             else:
                 out.updated += 1
+            tally.add(org_id, "updated")
             if execute:
                 before = audit.snapshot(old, ["amount_fen", "basis_hash", "status"])
                 new_status = "computed" if old.status == "withdrawn" else old.status
@@ -411,12 +434,15 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
         elif old.status in SETTLED_STATUSES:
             if old.amount_fen == amount or _has_adjustment(session, old.id, bh):
                 out.unchanged += 1
+                tally.add(org_id, "unchanged")
                 continue
             out.adjusted += 1
+            tally.add(org_id, "adjusted")
             if execute:
                 _adjust(session, old, run.id, amount, bh, reason)
         else:  # declined, lapsed, rejected: closed, a rerun leaves them alone
             out.unchanged += 1
+            tally.add(org_id, "unchanged")
     for key, old in existing.items():
         if key in results:
             continue
@@ -424,6 +450,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
         reason = failed_of.get(key) or "policy not in force for this period"
         if old.status in PENDING_STATUSES:
             out.withdrawn += 1
+            tally.add(org_id, "withdrawn")
             if execute:
                 before_status = old.status
                 old.status, old.status_reason, old.run_id, old.updated_at = "withdrawn", reason, run.id, now
@@ -432,6 +459,7 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
             bh = basis_hash(by_id[pid].hash if pid in by_id else "", 0, {})
             if not _has_adjustment(session, old.id, bh):
                 out.adjusted += 1
+                tally.add(org_id, "adjusted")
                 if execute:
                     _adjust(session, old, run.id, 0, bh, "no longer eligible: " + reason)
     if execute:
@@ -454,11 +482,40 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
         out.seconds = time.perf_counter() - t0
         run.created, run.updated, run.withdrawn = out.created, out.updated + out.reopened, out.withdrawn
         run.adjusted, run.unchanged, run.duration_ms = out.adjusted, out.unchanged, int(out.seconds * 1000)
+        run.districts = tally.figures
         audit.record(session, principal, "policy.run", "policy_run", run.id, after=audit.snapshot(run, [
             "period", "policies", "facts_hash", "enterprises", "eligible", "created", "updated", "withdrawn",
             "adjusted", "unchanged", "total_fen"]))
+    out.districts = tally.figures
     out.seconds = time.perf_counter() - t0
     return out
+
+
+RUN_FIGURES = ("enterprises", "eligible", "total_fen", "created", "updated", "withdrawn", "adjusted", "unchanged")
+
+
+class _DistrictTally:
+    """A run's figures per district of the enterprises ("" = none), so district officers read their own."""
+
+    def __init__(self, session: Session, frame: pl.DataFrame, org_ids: set[int]) -> None:
+        self.of: dict[int, str] = {}
+        self.figures: dict[str, dict[str, int]] = {}
+        if frame.height:
+            self.of = dict(zip(frame["organisation_id"].to_list(), frame["district"].fill_null("").to_list(),
+                               strict=True))
+            for d, n in frame.group_by(pl.col("district").fill_null("")).len().iter_rows():
+                self._row(d)["enterprises"] = int(n)
+        missing = [i for i in org_ids if i not in self.of]  # entitlements of organisations out of the frame
+        for i in range(0, len(missing), 5000):
+            self.of.update({org: d or "" for org, d in session.execute(
+                select(Organisation.id, Organisation.district).where(Organisation.id.in_(missing[i:i + 5000])))})
+
+    def _row(self, district: str) -> dict[str, int]:
+        return self.figures.setdefault(district, dict.fromkeys(RUN_FIGURES, 0))
+
+    def add(self, org_id: int, name: str, n: int = 1) -> None:
+        """Count ``n`` more of ``name`` in the organisation's district."""
+        self._row(self.of.get(org_id, ""))[name] += n
 
 
 def _has_adjustment(session: Session, ent_id: int, bh: str) -> bool:
@@ -472,13 +529,100 @@ def _adjust(session: Session, ent: Entitlement, run_id: int, amount: int, bh: st
                                       reason=reason))
 
 
-def list_runs(session: Session, principal: Principal, period: int | None = None, limit: int = 100) -> list[PolicyRun]:
-    """Executed runs, newest first."""
+@dataclass
+class RunSummary:
+    """A recorded run as one principal may read it: who ran what, and the figures of the principal's scope
+    (``scope`` None: the whole city; a district name: that district's enterprises only)."""
+
+    id: int
+    period: int
+    policies: list[dict[str, Any]]
+    facts_hash: str
+    started_by: str
+    started_at: Any
+    duration_ms: int
+    scope: str | None
+    recorded: bool  # False: a run before per-district figures were kept (district scope only)
+    enterprises: int = 0
+    eligible: int = 0
+    total_fen: int = 0
+    created: int = 0
+    updated: int = 0
+    withdrawn: int = 0
+    adjusted: int = 0
+    unchanged: int = 0
+
+
+def _run_scope(principal: Principal) -> str | None:
+    """The district whose figures ``principal`` reads (None: the city); refuses a district officer
+    without a district."""
+    if principal.role is Role.DISTRICT:
+        if not principal.district:
+            raise PermissionDenied(N_("Your account has no district."))
+        return principal.district
+    return None
+
+
+def _summary(run: PolicyRun, scope: str | None) -> RunSummary:
+    head = dict(id=run.id, period=run.period, policies=run.policies, facts_hash=run.facts_hash,
+                started_by=run.started_by, started_at=run.started_at, duration_ms=run.duration_ms, scope=scope)
+    if scope is None:
+        return RunSummary(**head, recorded=True, **{k: getattr(run, k) for k in RUN_FIGURES})
+    if run.districts is None:
+        return RunSummary(**head, recorded=False)
+    return RunSummary(**head, recorded=True, **run.districts.get(scope, {}))
+
+
+def list_runs(session: Session, principal: Principal, period: int | None = None, limit: int = 100
+              ) -> list[RunSummary]:
+    """Executed runs, newest first, with the figures of the caller's scope: the city for the commission and
+    auditors, their own district for district officers (runs themselves are commission-only)."""
     require(principal, QUEUES)
+    scope = _run_scope(principal)
     stmt = select(PolicyRun)
     if period is not None:
         stmt = stmt.where(PolicyRun.period == period)
-    return list(session.scalars(stmt.order_by(PolicyRun.id.desc()).limit(limit)))
+    return [_summary(r, scope) for r in session.scalars(stmt.order_by(PolicyRun.id.desc()).limit(limit))]
+
+
+def access_run(session: Session, principal: Principal, run_id: int) -> RunSummary:
+    """One run with the figures of the caller's scope, or ``NotFound``."""
+    require(principal, QUEUES)
+    scope = _run_scope(principal)
+    run = session.get(PolicyRun, run_id)
+    if run is None:
+        raise NotFound()
+    return _summary(run, scope)
+
+
+EXPORT_HEADERS = ["entitlement_id", "credit_code", "enterprise", "district", "policy_id", "policy_title", "period",
+                  "amount_fen", "amount_yuan", "budget_cut", "status", "status_reason", "run_id", "notice_id",
+                  "deadline_date", "updated_at"]
+EXPORT_MAX = 500_000
+
+
+def export_entitlements(session: Session, principal: Principal, flt: EntitlementFilter | None = None
+                        ) -> tuple[list[str], list[list[Any]]]:
+    """Every readable entitlement matching ``flt`` as export rows (no bank account details), in the order
+    of :func:`list_entitlements`; refused above ``EXPORT_MAX`` rows (narrow the filter)."""
+    stmt = _filtered(session, principal, flt or EntitlementFilter())
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if total > EXPORT_MAX:
+        raise ValidationFailed(N_("More than {max} entitlements: choose a period, policy or status."), max=EXPORT_MAX)
+    ids = stmt.with_only_columns(Entitlement.id)
+    rows = session.execute(
+        select(Entitlement.id, Organisation.credit_code, Organisation.name_zh, Organisation.district,
+               Entitlement.policy_id, Entitlement.policy_title_zh, Entitlement.period, Entitlement.amount_fen,
+               Entitlement.budget_cut, Entitlement.status, Entitlement.status_reason, Entitlement.run_id,
+               Entitlement.notice_id, Entitlement.deadline_date, Entitlement.updated_at)
+        .join(Organisation, Organisation.id == Entitlement.organisation_id).where(Entitlement.id.in_(ids))
+        .order_by(Entitlement.period.desc(), Entitlement.amount_fen.desc(), Entitlement.id))
+    out = []
+    for (i, code, name, district, pid, title, period, fen, cut, status, reason, run_id, notice_id, deadline,
+         updated) in rows:
+        out.append([i, code, name, district, pid, title, period, fen, _yuan_text(fen), "yes" if cut else "", status,
+                    reason, run_id, notice_id, deadline, updated])
+    return EXPORT_HEADERS, out
 
 
 def policy_stats(session: Session, principal: Principal, period: int | None = None) -> dict[str, dict[str, int]]:
