@@ -108,7 +108,10 @@ async def main() -> None:
                     await asyncio.sleep(0.2)
             r = await client.post("/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
             r.raise_for_status()
-            listing = (await client.get("/api/v1/registry/organisations", params={"per_page": 1})).json()
+            r = await client.get("/api/v1/registry/organisations", params={"per_page": 1})
+            if r.status_code != 200:
+                raise SystemExit(f"organisation list answered {r.status_code}: {r.text[:500]}")
+            listing = r.json()
             total = listing["total"]
             ids = [o["id"] for o in (await client.get("/api/v1/registry/organisations",
                                                         params={"per_page": 200, "sort": "id"})).json()["items"]]

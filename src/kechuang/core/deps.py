@@ -51,7 +51,10 @@ def get_session() -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. With the default ("request") FastAPI ends the
+# dependency after sending, so a client could be told "done" before the commit (and its next request, e.g.
+# the page after the log-in redirect, would not see the write yet) and a failed commit would go unreported.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def client_addr(request: Request) -> str | None:
