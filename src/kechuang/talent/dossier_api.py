@@ -4,12 +4,13 @@ reviewer-facing shapes that carry no identity on blind schemes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
+from kechuang.core.pagination import Page, PageParams
 from kechuang.talent import dossier_service as svc
 from kechuang.talent.dossier_schemas import (
     AppealDecisionIn,
@@ -32,6 +33,7 @@ from kechuang.talent.dossier_schemas import (
     PracticeCreate,
     PracticeRead,
     PracticeReportIn,
+    PracticeUpdate,
     ResultsRead,
     ReturnIn,
     ReviewAck,
@@ -53,6 +55,11 @@ PracticeReader = Annotated[Principal, Depends(requires(svc.PRACTICE_READ))]
 PracticeOfficer = Annotated[Principal, Depends(requires(svc.PRACTICE_MANAGE))]
 PracticeTeacher = Annotated[Principal, Depends(requires(svc.PRACTICE_REPORT))]
 PracticeHost = Annotated[Principal, Depends(requires(svc.PRACTICE_HOST))]
+
+
+def _page(model, items, total: int, params: PageParams):
+    return Page[model](items=[model.model_validate(x) for x in items], total=total, page=params.page,
+                       per_page=params.per_page)
 
 
 def _dossier_out(session, principal: Principal, d, model=DossierDetail):
@@ -224,10 +231,14 @@ def decline_review(session: DbSession, principal: Reviewer, assignment_id: int, 
 
 
 # ---------------------------------------------------------------- industry practice (产学研践习)
-@router.get("/practice", response_model=list[PracticeRead])
-def list_practice(session: DbSession, principal: PracticeReader, person_id: int | None = None):
-    """Placements, secondments and leave for entrepreneurship visible to the caller."""
-    return svc.list_practice(session, principal, person_id)
+@router.get("/practice", response_model=Page[PracticeRead])
+def list_practice(session: DbSession, principal: PracticeReader, params: Annotated[PageParams, Query()],
+                  person_id: int | None = None, kind: Literal["placement", "secondment", "entrepreneurship"] | None = None,
+                  status: Literal["active", "completed"] | None = None):
+    """Placements, secondments and leave for entrepreneurship visible to the caller (``q``: teacher's name;
+    sort ``start_date``, ``end_date``, ``id``)."""
+    items, total = svc.list_practice(session, principal, params, person_id=person_id, kind=kind, status=status)
+    return _page(PracticeRead, items, total, params)
 
 
 @router.post("/practice", response_model=PracticeRead, status_code=201)
@@ -240,6 +251,12 @@ def create_practice(session: DbSession, principal: PracticeOfficer, body: Practi
 def get_practice(session: DbSession, principal: PracticeReader, practice_id: int):
     """One practice record."""
     return svc.access_practice_by_id(session, principal, practice_id)
+
+
+@router.patch("/practice/{practice_id}", response_model=PracticeRead)
+def update_practice(session: DbSession, principal: PracticeOfficer, practice_id: int, body: PracticeUpdate):
+    """Correct an active record: planned end, tasks, round, mentor (the home university's officer)."""
+    return svc.update_practice(session, principal, practice_id, svc.PracticeEdit(**body.model_dump()))
 
 
 @router.post("/practice/{practice_id}/report", response_model=PracticeRead)

@@ -370,6 +370,15 @@ class PracticeCreate(BaseModel):
     mentor_person_id: int | None = None
 
 
+class PracticeUpdate(BaseModel):
+    """Corrections to an active record (teacher, host, kind and start stay)."""
+
+    end_date: date
+    tasks: str = Field(max_length=10000)
+    round_label: str | None = Field(default=None, max_length=20)
+    mentor_name: str | None = Field(default=None, max_length=100)
+
+
 class PracticeReportIn(BaseModel):
     outcome_report: str = Field(max_length=20000)
 

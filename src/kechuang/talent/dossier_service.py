@@ -36,6 +36,7 @@ from kechuang.core import audit as audit_log
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kechuang.core.i18n import N_, gettext
+from kechuang.core.pagination import PageParams, SortSpec, paginate
 from kechuang.core.permissions import permission, require
 from kechuang.db import utcnow
 from kechuang.registry.models import Affiliation, Organisation, OrganisationRelation, Person
@@ -1219,12 +1220,49 @@ def access_practice_by_id(session: Session, principal: Principal, practice_id: i
     return obj
 
 
-def list_practice(session: Session, principal: Principal, person_id: int | None = None) -> list[PracticeRecord]:
-    """Visible practice records (of one person)."""
+PRACTICE_SORT = SortSpec({"start_date": PracticeRecord.start_date, "end_date": PracticeRecord.end_date,
+                          "id": PracticeRecord.id}, default="-start_date")
+PRACTICE_STATUS = ("active", "completed")
+
+
+def list_practice(session: Session, principal: Principal, params: PageParams, *, person_id: int | None = None,
+                  kind: str | None = None, status: str | None = None) -> tuple[list[PracticeRecord], int]:
+    """A page of visible practice records (of one person, kind or status; ``params.q`` searches the teacher's
+    name), newest start first by default."""
     stmt = readable_practice(principal)
     if person_id is not None:
         stmt = stmt.where(PracticeRecord.person_id == person_id)
-    return list(session.scalars(stmt.order_by(PracticeRecord.start_date.desc(), PracticeRecord.id.desc())))
+    if kind:
+        stmt = stmt.where(PracticeRecord.kind == kind)
+    if status:
+        stmt = stmt.where(PracticeRecord.status == status)
+    if params.q and params.q.strip():
+        like = f"%{params.q.strip()}%"
+        stmt = stmt.where(PracticeRecord.person_id.in_(select(Person.id).where(
+            or_(Person.name_zh.ilike(like), Person.name_en.ilike(like)))))
+    return paginate(session, stmt, params, PRACTICE_SORT, PracticeRecord.id)
+
+
+def _practice_problems(kind: str, start: date, end: date, round_label: str | None, tasks: str | None) -> list[FieldError]:
+    """The rules every practice record keeps (at creation and after an edit)."""
+    errors = []
+    if kind not in PRACTICE_KINDS:
+        errors.append(FieldError("kind", N_("Unknown kind; allowed: {allowed}."),
+                                 {"allowed": ", ".join(PRACTICE_KINDS)}, value=kind))
+    if end <= start:
+        errors.append(FieldError("end_date", N_("The end date must be after the start date."), value=end.isoformat()))
+    if kind == "placement" and round_label is not None:
+        window = PLACEMENT_ROUNDS.get(round_label)
+        if window is None:
+            errors.append(FieldError("round_label", N_("Unknown placement round; known: {known}."),
+                                     {"known": ", ".join(PLACEMENT_ROUNDS)}, value=round_label))
+        elif start > window[0] or end < window[1]:
+            errors.append(FieldError("end_date", N_("The {round} round is one full academic year: the placement must run from {start} to {end} at least."),
+                                     {"round": round_label, "start": window[0].isoformat(),
+                                      "end": window[1].isoformat()}))
+    if len((tasks or "").strip()) < MIN_REASON_CHARS:
+        errors.append(FieldError("tasks", N_("Describe the tasks (at least {n} characters)."), {"n": MIN_REASON_CHARS}))
+    return errors
 
 
 def create_practice(session: Session, principal: Principal, data: PracticeIn,
@@ -1232,24 +1270,7 @@ def create_practice(session: Session, principal: Principal, data: PracticeIn,
     """Record a teacher's placement, secondment or leave for entrepreneurship (the home university's officer)."""
     require(principal, PRACTICE_MANAGE)
     home = organisation_id if principal.is_system and organisation_id else _org(principal)
-    errors = []
-    if data.kind not in PRACTICE_KINDS:
-        errors.append(FieldError("kind", N_("Unknown kind; allowed: {allowed}."),
-                                 {"allowed": ", ".join(PRACTICE_KINDS)}, value=data.kind))
-    if data.end_date <= data.start_date:
-        errors.append(FieldError("end_date", N_("The end date must be after the start date."),
-                                 value=data.end_date.isoformat()))
-    if data.kind == "placement" and data.round_label is not None:
-        window = PLACEMENT_ROUNDS.get(data.round_label)
-        if window is None:
-            errors.append(FieldError("round_label", N_("Unknown placement round; known: {known}."),
-                                     {"known": ", ".join(PLACEMENT_ROUNDS)}, value=data.round_label))
-        elif data.start_date > window[0] or data.end_date < window[1]:
-            errors.append(FieldError("end_date", N_("The {round} round is one full academic year: the placement must run from {start} to {end} at least."),
-                                     {"round": data.round_label, "start": window[0].isoformat(),
-                                      "end": window[1].isoformat()}))
-    if len((data.tasks or "").strip()) < MIN_REASON_CHARS:
-        errors.append(FieldError("tasks", N_("Describe the tasks (at least {n} characters)."), {"n": MIN_REASON_CHARS}))
+    errors = _practice_problems(data.kind, data.start_date, data.end_date, data.round_label, data.tasks)
     if data.host_organisation_id == home:
         errors.append(FieldError("host_organisation_id", N_("The host must be another organisation."),
                                  value=data.host_organisation_id))
@@ -1274,6 +1295,63 @@ def create_practice(session: Session, principal: Principal, data: PracticeIn,
                      after={"person_id": obj.person_id, "host": obj.host_organisation_id, "kind": obj.kind,
                             "start": obj.start_date, "end": obj.end_date})
     return obj
+
+
+@dataclass
+class PracticeEdit:
+    """What the home university's officer may correct on an active record (the teacher, the host and the
+    start stay: a different placement is a new record)."""
+
+    end_date: date
+    tasks: str
+    round_label: str | None = None
+    mentor_name: str | None = None
+
+
+def update_practice(session: Session, principal: Principal, practice_id: int, data: PracticeEdit) -> PracticeRecord:
+    """Correct an active record (planned end, tasks, round, mentor): the home university's officer; the same
+    rules as at creation."""
+    require(principal, PRACTICE_MANAGE)
+    obj = access_practice_by_id(session, principal, practice_id)
+    if not principal.is_system and obj.organisation_id != _org(principal):
+        raise NotFound()
+    if obj.status != "active":
+        raise Conflict(N_("A completed record cannot be changed."))
+    round_label = (data.round_label or "").strip() or None
+    errors = _practice_problems(obj.kind, obj.start_date, data.end_date, round_label, data.tasks)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    fields = ("end_date", "tasks", "round_label", "mentor_name")
+    before = {f: getattr(obj, f) for f in fields}
+    obj.end_date, obj.tasks, obj.round_label = data.end_date, data.tasks.strip(), round_label
+    obj.mentor_name = (data.mentor_name or "").strip() or None
+    after = {f: getattr(obj, f) for f in fields}
+    if after == before:
+        return obj
+    session.flush()
+    audit_log.record(session, principal, "talent.practice.update", "talent_practice", obj.id,
+                     before={k: v for k, v in before.items() if after[k] != v},
+                     after={k: v for k, v in after.items() if before[k] != v})
+    return obj
+
+
+PICK_LIMIT = 10
+
+
+def practice_hosts(session: Session, principal: Principal, q: str | None) -> list[Organisation]:
+    """Organisations that may host a placement (the officer's search: name, or an exact credit code; at least
+    two characters; never the officer's own university). Reads names and credit codes only — public business
+    registration data — not the registry's facts."""
+    require(principal, PRACTICE_MANAGE)
+    term = (q or "").strip()
+    if len(term) < 2:
+        return []
+    like = f"%{term}%"
+    stmt = select(Organisation).where(or_(Organisation.name_zh.ilike(like), Organisation.name_en.ilike(like),
+                                          Organisation.credit_code == term.upper()))
+    if not principal.is_system:
+        stmt = stmt.where(Organisation.id != _org(principal))
+    return list(session.scalars(stmt.order_by(Organisation.name_zh, Organisation.id).limit(PICK_LIMIT)))
 
 
 def _maybe_complete(obj: PracticeRecord) -> None:

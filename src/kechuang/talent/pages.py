@@ -41,6 +41,8 @@ Home = Annotated[Principal, Depends(requires(dsvc.EVAL_READ))]
 # Under the "Talent & transfer" pillar, next to technology transfer (order 12).
 register_nav(NavItem("talent", N_("Talent evaluation"), "/talent", dsvc.EVAL_READ, order=14))
 register_nav(NavItem("talent-reviews", N_("My reviews"), "/talent/reviews", dsvc.REVIEW, order=15))
+# Host enterprises reach their teachers' placements here (they have no other talent page).
+register_nav(NavItem("talent-practice", N_("Industry practice"), "/talent/practice", dsvc.PRACTICE_READ, order=16))
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -327,6 +329,8 @@ def home(request: Request, session: DbSession, principal: Home):
         ctx["schemes"], ctx["schemes_total"] = service.list_schemes(session, principal, PageParams(per_page=5))
         ctx["audits"], ctx["audits_total"] = service.list_audits(session, principal, PageParams(per_page=5))
     ctx["evaluations"] = dsvc.list_evaluations(session, principal)[:8]
+    ctx["practice_total"] = dsvc.list_practice(session, principal, PageParams(per_page=1))[1] \
+        if has(principal, dsvc.PRACTICE_READ) else None
     if principal.role is Role.RESEARCHER:
         ctx["my_dossiers"] = dsvc.list_dossiers(session, principal)
     return render(request, "talent/home.html", _ctx(**ctx))
@@ -666,6 +670,7 @@ def dashboard(request: Request, session: DbSession, principal: Reader):
 
 
 # Evaluations, dossiers, blind review, results and appeals.
-from kechuang.talent import review_pages  # noqa: E402
+from kechuang.talent import practice_pages, review_pages  # noqa: E402
 
 router.include_router(review_pages.router)
+router.include_router(practice_pages.router)
