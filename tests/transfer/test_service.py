@@ -353,7 +353,8 @@ def test_registration_transitions_and_deadlines(session):
     assert c.state == "refused" and c.refusal_reason == "缺少技术文件"
     service.submit_contract(session, w.tto_a, c.id, on=date(2024, 3, 20))
     assert c.refusal_reason is None
-    assert service.overdue_contracts(session, w.commission, on=date(2024, 5, 1))[0].id == c.id
+    assert service.list_overdue(session, w.commission, service.PageParams(), on=date(2024, 5, 1))[0][0][
+        "contract_id"] == c.id
     service.register_contract(session, w.commission, c.id, "2024310000001", on=date(2024, 3, 25))
     assert (c.state, c.certificate_number) == ("registered", "2024310000001")
     with pytest.raises(Conflict) as exc:

@@ -29,6 +29,7 @@ from kechuang.transfer.schemas import (
     LedgerRead,
     ObjectionIn,
     ObjectionRead,
+    OverdueRead,
     PaymentRead,
     PilotIn,
     ReasonIn,
@@ -54,6 +55,7 @@ ContractWriter = Annotated[Principal, Depends(requires(service.CONTRACT_WRITE))]
 Registrar = Annotated[Principal, Depends(requires(service.REGISTER))]
 PilotWriter = Annotated[Principal, Depends(requires(service.PILOT))]
 StatsReader = Annotated[Principal, Depends(requires(service.STATS))]
+OverdueReader = Annotated[Principal, Depends(requires(service.OVERDUE))]
 
 
 # ---------------------------------------------------------------- achievements and ledger
@@ -268,6 +270,20 @@ def register_contract(session: DbSession, principal: Registrar, contract_id: int
 def refuse_contract(session: DbSession, principal: Registrar, contract_id: int, body: ReasonIn):
     """Refuse registration (未予登记) with the reason."""
     return service.refuse_contract(session, principal, contract_id, body.reason)
+
+
+# ---------------------------------------------------------------- overdue work list
+@router.get("/overdue", response_model=Page[OverdueRead])
+def overdue(session: DbSession, principal: OverdueReader, params: Annotated[PageParams, Query()],
+            format: Literal["json", "csv", "xlsx"] = "json"):
+    """Items past a deadline the rules set (SPEC section 3: registration decisions), own institution's for a
+    TTO officer, all for the commission; ``format=csv|xlsx`` exports the whole list."""
+    if format != "json":
+        content, media, name = service.export_overdue(session, principal, params, format)
+        return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    items, total = service.list_overdue(session, principal, params)
+    return Page[OverdueRead](items=[OverdueRead(**i) for i in items], total=total, page=params.page,
+                             per_page=params.per_page)
 
 
 # ---------------------------------------------------------------- income and sharing

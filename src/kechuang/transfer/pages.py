@@ -10,7 +10,8 @@ import secrets
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from itertools import zip_longest
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,7 +22,7 @@ from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import AppError, FieldError, NotFound, ValidationFailed
 from kechuang.core.i18n import N_, gettext
-from kechuang.core.pagination import PageParams
+from kechuang.core.pagination import Page, PageParams
 from kechuang.core.permissions import has
 from kechuang.core.tabular import XLSX_MEDIA
 from kechuang.transfer import dossier as dossier_mod
@@ -51,6 +52,7 @@ Applicant = Annotated[Principal, Depends(requires(service.APPLY))]
 ContractWriter = Annotated[Principal, Depends(requires(service.CONTRACT_WRITE))]
 Registrar = Annotated[Principal, Depends(requires(service.REGISTER))]
 StatsReader = Annotated[Principal, Depends(requires(service.STATS))]
+OverdueReader = Annotated[Principal, Depends(requires(service.OVERDUE))]
 
 # The pillar's label: this entry takes the place of the "Talent & transfer" overview in the navigation.
 register_nav(NavItem("transfer", N_("Talent & transfer"), "/transfer", service.READ, order=12))
@@ -183,6 +185,7 @@ def workbench(request: Request, session: DbSession, principal: Reader, stage: st
         income=income[:50], orgs=orgs, people=people, achs=achs,
         may_manage=service.can_manage(principal), may_register=service.can_register(principal),
         may_write_contract=has(principal, service.CONTRACT_WRITE), may_stats=has(principal, service.STATS),
+        may_overdue=has(principal, service.OVERDUE), overdue=service.count_overdue(session, principal),
         synthetic=_synthetic(transfers, contracts, apps),
         queue=[a for a in apps if a.state in ("submitted", "tto_review", "notice")],
         missing={t.id: service.missing_steps(t) for t in transfers[:50] if t.state in ("draft", "signed")}),
@@ -954,6 +957,33 @@ def contract_review(request: Request, session: DbSession, principal: Registrar, 
             raise
         return _contract_page(request, session, principal, contract_id, _form_errors(exc), values, exc.status_code)
     return redirect(f"/transfer/contracts/{contract_id}")
+
+
+# ---------------------------------------------------------------- overdue work list
+@router.get("/overdue")
+def overdue_page(request: Request, session: DbSession, principal: OverdueReader,
+                 params_: Annotated[PageParams, Query()]):
+    """Items past a deadline the rules set (SPEC section 3: registration decisions on submitted contracts):
+    own institution's for a TTO officer, all for the commission; search, sort, pages (htmx swaps the results)."""
+    on = service.today()
+    items, total = service.list_overdue(session, principal, params_, on)
+    orgs, _p = service.names(session, [i["seller_organisation_id"] for i in items]
+                             + [i["buyer_organisation_id"] for i in items])
+    page = Page[dict[str, Any]](items=items, total=total, page=params_.page, per_page=params_.per_page)
+    ctx = _ctx(title=N_("Overdue"), page=page, params=params_, orgs=orgs, on=on, values={**request.query_params},
+               kinds=service.OVERDUE_KINDS, export_query="&".join(
+                   f"{k}={quote(v)}" for k, v in request.query_params.items() if k in ("q", "sort")),
+               synthetic=any(i["is_synthetic"] for i in items), tto=principal.role is Role.TTO)
+    template = "transfer/_overdue_results.html" if request.headers.get("hx-request") else "transfer/overdue.html"
+    return render(request, template, ctx, principal=principal)
+
+
+@router.get("/overdue/export")
+def overdue_export(session: DbSession, principal: OverdueReader, params_: Annotated[PageParams, Query()],
+                   format: Literal["xlsx", "csv"] = "xlsx"):
+    """The whole overdue list (same scope, search and order as the page) as XLSX or CSV."""
+    content, media, name = service.export_overdue(session, principal, params_, format)
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---------------------------------------------------------------- income and its split

@@ -310,3 +310,24 @@ class IncomeRead(BaseModel):
 
 class IncomeDetail(IncomeRead):
     shares: list[ShareRead]
+
+
+class OverdueRead(BaseModel):
+    """One item of the overdue work list: what, the record, its deadline, days past it and the rule."""
+
+    kind: str
+    contract_id: int
+    number: str
+    category: str
+    seller_organisation_id: int
+    buyer_organisation_id: int | None
+    buyer_name: str | None
+    technical_fen: int
+    submitted_date: date | None
+    deadline_date: date | None
+    days_overdue: int | None
+    rule_days: int
+    rule_working_days: bool
+    rule_status: str
+    rule_source: str
+    is_synthetic: bool

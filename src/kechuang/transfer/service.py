@@ -16,14 +16,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, false, or_, select
+from sqlalchemy import Select, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kechuang.core import audit
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from kechuang.core.i18n import N_, gettext
+from kechuang.core.i18n import N_, get_locale, gettext
 from kechuang.core.pagination import PageParams, SortSpec, paginate
 from kechuang.core.permissions import has, permission, require
 from kechuang.db import utcnow
@@ -1235,19 +1235,131 @@ def refuse_contract(session: Session, principal: Principal, contract_id: int, re
                                 refusal_reason=reason.strip())
 
 
-def overdue_contracts(session: Session, principal: Principal, on: date | None = None) -> list[TechnologyContract]:
-    """Submitted contracts whose registration deadline has passed."""
-    on = on or today()
-    return list(session.scalars(readable_contracts(principal).where(
-        TechnologyContract.state == "submitted", TechnologyContract.registration_deadline_date < on)))
-
-
 def list_contracts(session: Session, principal: Principal, state: str | None = None) -> list[TechnologyContract]:
     """Contracts visible to ``principal``, newest first (first 500)."""
     stmt = readable_contracts(principal)
     if state:
         stmt = stmt.where(TechnologyContract.state == state)
     return list(session.scalars(stmt.order_by(TechnologyContract.id.desc()).limit(500)))
+
+
+# ---------------------------------------------------------------- overdue work list
+# Only deadlines that the rules set are listed (SPEC section 3): the registration body decides on a submitted
+# technology contract within the registration period (国科发政字〔2000〕063号: 30 days from acceptance; MIIT
+# reform 2026: 15 working days, 30 if 技术交易额 ≥ 500万 — dated parameter ``contract.registration_period``).
+# Not listed, because no rule sets a period: deciding a 赋权 application after its notice (SPEC section 4 and 8:
+# the Shanghai application workflow and 公示 period are unconfirmed), paying the team its split (income is split
+# when it is recorded; no payment period is given), and instalments of a contract's payment schedule (income is
+# recorded per result for its split, not as receivables of every contract).
+OVERDUE = permission("transfer.overdue", Role.TTO, Role.COMMISSION)
+OVERDUE_KINDS: dict[str, str] = {"contract_registration": N_("Registration decision past its deadline")}
+OVERDUE_SORT = SortSpec({"deadline": TechnologyContract.registration_deadline_date,
+                         "submitted": TechnologyContract.submitted_date, "number": TechnologyContract.number,
+                         "technical": TechnologyContract.technical_fen}, default="deadline")
+
+
+def overdue_registrations(principal: Principal, on: date | None = None) -> Select:
+    """Contracts submitted for registration whose decision deadline passed before ``on`` (SPEC section 3).
+    A TTO officer sees the contracts their institution submitted as seller; the commission, as registration
+    body, sees all."""
+    require(principal, OVERDUE)
+    stmt = select(TechnologyContract).where(TechnologyContract.state == "submitted",
+                                            TechnologyContract.registration_deadline_date < (on or today()))
+    if principal.role is Role.TTO:
+        return stmt.where(TechnologyContract.seller_organisation_id == _org(principal))
+    if principal.role in (Role.COMMISSION, Role.SYSTEM):
+        return stmt
+    return stmt.where(false())
+
+
+def registration_rule(submitted: date, technical_fen: int) -> dict[str, Any]:
+    """The registration period that applied to a contract submitted on ``submitted``: days, whether they are
+    working days, and the parameter's status and source."""
+    e = params.entry("contract.registration_period", submitted)
+    large = "large_threshold_fen" in e.value and technical_fen >= e.value["large_threshold_fen"]
+    return {"days": e.value["large_days"] if large else e.value["days"], "working_days": e.value["working_days"],
+            "status": e.status, "source": e.source}
+
+
+def overdue_row(c: TechnologyContract, on: date) -> dict[str, Any]:
+    """One line of the overdue list: the contract, its deadline, days past it and the rule behind it."""
+    rule = registration_rule(c.submitted_date or c.signed_date, c.technical_fen)
+    return {"kind": "contract_registration", "contract_id": c.id, "number": c.number, "category": c.category,
+            "seller_organisation_id": c.seller_organisation_id, "buyer_organisation_id": c.buyer_organisation_id,
+            "buyer_name": c.buyer_name, "technical_fen": c.technical_fen, "submitted_date": c.submitted_date,
+            "deadline_date": c.registration_deadline_date,
+            "days_overdue": (on - c.registration_deadline_date).days if c.registration_deadline_date else None,
+            "rule_days": rule["days"], "rule_working_days": rule["working_days"], "rule_status": rule["status"],
+            "rule_source": rule["source"], "is_synthetic": c.is_synthetic}
+
+
+def _overdue_filtered(principal: Principal, params_: PageParams, on: date) -> Select:
+    stmt = overdue_registrations(principal, on)
+    if params_.q:
+        q = f"%{params_.q.strip()}%"
+        stmt = stmt.where(or_(TechnologyContract.number.ilike(q), TechnologyContract.subject.ilike(q)))
+    return stmt
+
+
+def list_overdue(session: Session, principal: Principal, params_: PageParams,
+                 on: date | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of the overdue work list (oldest deadline first by default) and the total."""
+    on = on or today()
+    contracts, total = paginate(session, _overdue_filtered(principal, params_, on), params_, OVERDUE_SORT,
+                                TechnologyContract.id)
+    return [overdue_row(c, on) for c in contracts], total
+
+
+def count_overdue(session: Session, principal: Principal, on: date | None = None) -> int:
+    """How many items of the overdue list ``principal`` has (0 without the permission)."""
+    if not has(principal, OVERDUE):
+        return 0
+    stmt = overdue_registrations(principal, on).with_only_columns(func.count(TechnologyContract.id))
+    return session.scalar(stmt) or 0
+
+
+OVERDUE_COLUMNS: list[tuple[str, str]] = [
+    ("kind", N_("Item")), ("number", N_("Contract number")), ("category", N_("Category")),
+    ("seller", N_("Seller")), ("buyer", N_("Buyer")), ("technical_fen", N_("Technical amount (fen)")),
+    ("submitted_date", N_("Submitted")), ("deadline_date", N_("Deadline")), ("days_overdue", N_("Days overdue")),
+    ("rule", N_("Period")), ("rule_source", N_("Basis")), ("is_synthetic", N_("Synthetic")),
+]
+
+
+def export_overdue(session: Session, principal: Principal, params_: PageParams, fmt: str = "xlsx",
+                   on: date | None = None) -> tuple[bytes, str, str]:
+    """The whole overdue list (same scope, search and order as the page) as XLSX or CSV, headers in the
+    caller's language: (content, media type, file name)."""
+    from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_csv, to_xlsx
+
+    on = on or today()
+    stmt = OVERDUE_SORT.apply(_overdue_filtered(principal, params_, on), params_.sort).order_by(TechnologyContract.id)
+    rows = [overdue_row(c, on) for c in session.scalars(stmt)]
+    orgs, _p = names(session, [r["seller_organisation_id"] for r in rows] + [r["buyer_organisation_id"] for r in rows])
+
+    def cell(r: dict[str, Any], key: str) -> Any:
+        if key == "kind":
+            return gettext(OVERDUE_KINDS[r["kind"]])
+        if key == "category":
+            return gettext(CONTRACT_CATEGORIES.get(r["category"], r["category"]))
+        if key in ("seller", "buyer"):
+            o = orgs.get(r[f"{key}_organisation_id"])
+            if o is None:
+                return (r["buyer_name"] or "") if key == "buyer" else ""
+            return o.name_en if get_locale() == "en" and o.name_en else o.name_zh
+        if key == "rule":
+            return gettext(N_("{days} working days") if r["rule_working_days"] else N_("{days} calendar days"),
+                           days=r["rule_days"])
+        return r[key]
+
+    headers = [gettext(label) for _k, label in OVERDUE_COLUMNS]
+    table = [[cell(r, k) for k, _label in OVERDUE_COLUMNS] for r in rows]
+    stamp = on.isoformat()
+    if fmt == "csv":
+        return to_csv(headers, table), CSV_MEDIA, f"transfer-overdue-{stamp}.csv"
+    note = gettext(N_("Overdue on {date}: registration decisions past the period of 技术合同认定登记 "
+                        "(国科发政字〔2000〕063号; from 2026-01-23 the new 办法, unconfirmed)."), date=stamp)
+    return to_xlsx(headers, table, title="overdue", note=note), XLSX_MEDIA, f"transfer-overdue-{stamp}.xlsx"
 
 
 # ---------------------------------------------------------------- revenue sharing
