@@ -21,7 +21,7 @@ from kechuang.policy.version_models import PolicyVersion
 from kechuang.registry import reference as ref
 from kechuang.registry.models import Organisation
 from kechuang.web.pageutil import field_errors, pages_router, redirect
-from kechuang.web.templating import NavItem, register_nav, render
+from kechuang.web.templating import NavItem, district_label, register_nav, render
 
 router = pages_router()
 VersionReader = Annotated[Principal, Depends(requires(versions.READ_VERSIONS))]
@@ -134,7 +134,7 @@ def editor_publish(request: Request, session: DbSession, principal: Publisher, v
 def _chart(result: sandbox.SandboxResult) -> dict:
     def label(group: str, key: str) -> str:
         if group == "district":
-            return key or gettext("Unknown")
+            return district_label(key) if key else gettext("Unknown")
         if group == "industry_section":
             return (f"{key} {ref.INDUSTRY_SECTIONS[key][2]}" if key in ref.INDUSTRY_SECTIONS else
                     (key or gettext("Unknown")))
