@@ -14,6 +14,7 @@ from fastapi import Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from kechuang.core import workdays
 from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import AppError, NotFound, PermissionDenied
@@ -79,9 +80,15 @@ def _ctx(**kw: Any) -> dict[str, Any]:
             "objection_label": lambda s: gettext(OBJECTION_LABELS.get(s, s)),
             "objection_kind": lambda s: gettext(OBJECTION_KINDS.get(s, s)),
             "action_label": lambda s: gettext(ACTION_LABELS.get(s, s)), "loc": get_locale(),
-            "fact_label": _fact_label, "threshold": service.settings.policy_second_approval_fen}
+            "fact_label": _fact_label, "threshold": service.settings.policy_second_approval_fen,
+            "provisional": _provisional}
     base.update(kw)
     return base
+
+
+def _provisional(d: date | None) -> bool:
+    """A deadline in a year whose holiday notice is not in the calendar (working days counted Mon–Fri)."""
+    return d is not None and not workdays.covers(d.year)
 
 
 def _fact_label(column: str) -> str:

@@ -20,7 +20,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kechuang.config import settings
-from kechuang.core import audit
+from kechuang.core import audit, workdays
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from kechuang.core.i18n import N_
@@ -65,7 +65,6 @@ CONFIRM = permission("policy.confirm", Role.ENTERPRISE)
 INPUTS = permission("policy.inputs", Role.COMMISSION)
 
 TEXT_MAX = 2000
-HOLIDAYS: frozenset[date] = frozenset()  # official non-working days besides weekends (config data, none yet)
 BATCH_HEADERS = ["line_ref", "credit_code", "payee", "bank_name", "account_no", "amount_fen", "amount_yuan",
                  "policy_id", "period", "memo"]
 RETURN_RESULTS = {"paid": "paid", "success": "paid", "成功": "paid", "已支付": "paid",
@@ -73,15 +72,10 @@ RETURN_RESULTS = {"paid": "paid", "success": "paid", "成功": "paid", "已支�
 
 
 # ---------------------------------------------------------------- helpers
-def add_working_days(start: date, days: int, holidays: frozenset[date] = HOLIDAYS) -> date:
-    """The date ``days`` working days after ``start`` (weekends and ``holidays`` skipped)."""
-    d = start
-    left = days
-    while left > 0:
-        d += timedelta(days=1)
-        if d.weekday() < 5 and d not in holidays:
-            left -= 1
-    return d
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days after ``start``: weekends and official holidays skipped, swapped
+    weekend working days (调休) counted, per the State Council notices in :mod:`kechuang.core.workdays`."""
+    return workdays.add_working_days(start, days)
 
 
 def _today(today: date | None) -> date:
