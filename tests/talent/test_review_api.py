@@ -56,10 +56,10 @@ def test_blind_round_journey(session, client_as):
         assert client_as(w.researcher(c)).post(f"/api/v1/talent/dossiers/{d['id']}/submit").status_code == 200  # idempotent
         dossier_ids.append(d["id"])
     # Candidates see only their own dossier.
-    assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get("/api/v1/talent/dossiers").json()] == \
+    assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get("/api/v1/talent/dossiers").json()["items"]] == \
         [dossier_ids[1]]
     assert client_as(w.researcher(w.candidates[1])).get(f"/api/v1/talent/dossiers/{dossier_ids[0]}").status_code == 404
-    assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get(f"/api/v1/talent/evaluations/{ev['id']}/dossiers").json()] == [dossier_ids[1]]
+    assert [d["id"] for d in client_as(w.researcher(w.candidates[1])).get(f"/api/v1/talent/evaluations/{ev['id']}/dossiers").json()["items"]] == [dossier_ids[1]]
 
     r = client_as(w.tto).post(f"/api/v1/talent/evaluations/{ev['id']}/draw")
     assert r.status_code == 200, r.text
@@ -72,7 +72,7 @@ def test_blind_round_journey(session, client_as):
     for e in w.experts:
         listing = client_as(w.expert(e)).get("/api/v1/talent/reviews")
         assert not any(s in listing.text for s in secrets_) and "dossier_id" not in listing.text
-        mine = listing.json()
+        mine = listing.json()["items"]
         for a in mine:
             r = client_as(w.expert(e)).get(f"/api/v1/talent/reviews/{a['assignment_id']}")
             assert r.status_code == 200
@@ -141,7 +141,7 @@ def test_blind_round_journey(session, client_as):
     assert client_as(w.tto).post(f"/api/v1/talent/appeals/{appeal['id']}/decision",
                         json={"status": "rejected", "outcome_reason": "另一个结论的理由文本。"}).status_code == 409
     # The officer's review table names reviewers; candidates and the commission cannot read it.
-    assert len(client_as(w.tto).get(f"/api/v1/talent/evaluations/{ev['id']}/reviews").json()) == 6
+    assert client_as(w.tto).get(f"/api/v1/talent/evaluations/{ev['id']}/reviews").json()["total"] == 6
     assert client_as(w.researcher(w.candidates[2])).get(f"/api/v1/talent/evaluations/{ev['id']}/reviews").status_code == 404
     assert client_as(w.commission).get(f"/api/v1/talent/evaluations/{ev['id']}/reviews").status_code == 404
     # The commission's overview.

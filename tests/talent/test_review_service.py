@@ -14,6 +14,7 @@ from sqlalchemy import select
 from kechuang.core.audit import AuditEntry
 from kechuang.core.auth import Role
 from kechuang.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from kechuang.core.pagination import PageParams
 from kechuang.talent import assignment, calibration
 from kechuang.talent import dossier_service as svc
 from kechuang.talent.models import Dossier, ReviewAssignment, TalentEvaluation
@@ -398,7 +399,7 @@ def test_cross_unit_refusals(session):
     with pytest.raises(PermissionDenied):
         svc.access_dossier_by_id(session, w.expert(w.experts[0]), d_id)
     assert svc.access_dossier_by_id(session, w.commission, d_id).id == d_id
-    assert svc.list_evaluations(session, w.tto_other) == []
+    assert svc.list_evaluations(session, w.tto_other, PageParams()) == ([], 0)
     svc.draw_reviewers(session, w.tto, ev_id)
     a = session.scalars(select(ReviewAssignment).where(ReviewAssignment.dossier_id == d_id)).one()
     not_assigned = next(e for e in w.experts if e.id != a.reviewer_person_id)

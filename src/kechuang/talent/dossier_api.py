@@ -62,6 +62,11 @@ def _page(model, items, total: int, params: PageParams):
                        per_page=params.per_page)
 
 
+def _dossier_page(session, principal: Principal, items, total: int, params: PageParams) -> Page[DossierRead]:
+    return Page[DossierRead](items=[_dossier_out(session, principal, d, DossierRead) for d in items], total=total,
+                             page=params.page, per_page=params.per_page)
+
+
 def _dossier_out(session, principal: Principal, d, model=DossierDetail):
     out = model.model_validate(d)
     if not svc.scores_visible(session, principal, d):
@@ -70,10 +75,14 @@ def _dossier_out(session, principal: Principal, d, model=DossierDetail):
 
 
 # ---------------------------------------------------------------- evaluations
-@router.get("/evaluations", response_model=list[EvaluationRead])
-def list_evaluations(session: DbSession, principal: Reader):
-    """Evaluation rounds visible to the caller."""
-    return svc.list_evaluations(session, principal)
+@router.get("/evaluations", response_model=Page[EvaluationRead])
+def list_evaluations(session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
+                     organisation_id: int | None = None, category: str | None = None,
+                     status: Literal["open", "reviewing", "published"] | None = None):
+    """Evaluation rounds visible to the caller (``q``: title; sort ``id``, ``created_at``, ``round``)."""
+    items, total = svc.list_evaluations(session, principal, params, organisation_id=organisation_id,
+                                        category=category, status=status)
+    return _page(EvaluationRead, items, total, params)
 
 
 @router.post("/evaluations", response_model=EvaluationRead, status_code=201)
@@ -112,23 +121,29 @@ def publish(session: DbSession, principal: Officer, evaluation_id: int):
     return svc.publish(session, principal, evaluation_id)
 
 
-@router.get("/evaluations/{evaluation_id}/dossiers", response_model=list[DossierRead])
-def list_dossiers(session: DbSession, principal: Reader, evaluation_id: int):
-    """Dossiers of an evaluation visible to the caller."""
+@router.get("/evaluations/{evaluation_id}/dossiers", response_model=Page[DossierRead])
+def list_dossiers(session: DbSession, principal: Reader, evaluation_id: int, params: Annotated[PageParams, Query()],
+                  status: Literal["draft", "submitted"] | None = None):
+    """Dossiers of an evaluation visible to the caller (sort ``id``, ``rank``, ``submitted_at``,
+    ``calibrated_score``)."""
     svc.access_evaluation_by_id(session, principal, evaluation_id)
-    return [_dossier_out(session, principal, d, DossierRead) for d in svc.list_dossiers(session, principal, evaluation_id)]
+    items, total = svc.page_dossiers(session, principal, params, evaluation_id=evaluation_id, status=status)
+    return _dossier_page(session, principal, items, total, params)
 
 
-@router.get("/evaluations/{evaluation_id}/reviews", response_model=list[ReviewRow])
-def review_table(session: DbSession, principal: Reader, evaluation_id: int):
+@router.get("/evaluations/{evaluation_id}/reviews", response_model=Page[ReviewRow])
+def review_table(session: DbSession, principal: Reader, evaluation_id: int, params: Annotated[PageParams, Query()]):
     """The unit officer's table of reviewers and scores (never shown to candidates or the commission)."""
-    return svc.review_table(session, principal, evaluation_id)
+    rows, total = svc.page_review_table(session, principal, evaluation_id, params)
+    return _page(ReviewRow, rows, total, params)
 
 
-@router.get("/evaluations/{evaluation_id}/appeals", response_model=list[AppealRead])
-def list_appeals(session: DbSession, principal: Reader, evaluation_id: int):
-    """Appeals filed in an evaluation."""
-    return svc.list_appeals(session, principal, evaluation_id)
+@router.get("/evaluations/{evaluation_id}/appeals", response_model=Page[AppealRead])
+def list_appeals(session: DbSession, principal: Reader, evaluation_id: int, params: Annotated[PageParams, Query()],
+                 status: Literal["filed", "upheld", "rejected"] | None = None):
+    """Appeals filed in an evaluation (sort ``id``, ``filed_at``, ``status``)."""
+    items, total = svc.page_appeals(session, principal, evaluation_id, params, status=status)
+    return _page(AppealRead, items, total, params)
 
 
 @router.get("/evaluation-overview", response_model=list[OverviewRow])
@@ -138,11 +153,12 @@ def evaluation_overview(session: DbSession, principal: Reader):
 
 
 # ---------------------------------------------------------------- dossiers
-@router.get("/dossiers", response_model=list[DossierRead])
-def list_my_dossiers(session: DbSession, principal: Reader, evaluation_id: int | None = None):
+@router.get("/dossiers", response_model=Page[DossierRead])
+def list_my_dossiers(session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
+                     evaluation_id: int | None = None, status: Literal["draft", "submitted"] | None = None):
     """Dossiers visible to the caller (a candidate: their own), optionally of one evaluation."""
-    return [_dossier_out(session, principal, d, DossierRead)
-            for d in svc.list_dossiers(session, principal, evaluation_id)]
+    items, total = svc.page_dossiers(session, principal, params, evaluation_id=evaluation_id, status=status)
+    return _dossier_page(session, principal, items, total, params)
 
 
 @router.post("/dossiers", response_model=DossierDetail, status_code=201)
@@ -206,10 +222,11 @@ def decide_appeal(session: DbSession, principal: Officer, appeal_id: int, body: 
 
 
 # ---------------------------------------------------------------- reviewers (no identity on blind schemes)
-@router.get("/reviews", response_model=list[ReviewerAssignment])
-def my_reviews(session: DbSession, principal: Reviewer):
-    """The caller's review assignments."""
-    return svc.my_assignments(session, principal)
+@router.get("/reviews", response_model=Page[ReviewerAssignment])
+def my_reviews(session: DbSession, principal: Reviewer, params: Annotated[PageParams, Query()]):
+    """The caller's review assignments (sort ``id``, ``status``, ``submitted_at``)."""
+    rows, total = svc.page_assignments(session, principal, params)
+    return _page(ReviewerAssignment, rows, total, params)
 
 
 @router.get("/reviews/{assignment_id}", response_model=ReviewerDossier)

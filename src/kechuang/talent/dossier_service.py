@@ -227,18 +227,49 @@ def _own_dossier(session: Session, principal: Principal, dossier_id: int, lock: 
     return _load_dossier(session, stmt, lock)
 
 
-def list_evaluations(session: Session, principal: Principal) -> list[TalentEvaluation]:
-    """Visible evaluations, newest first."""
-    return list(session.scalars(readable_evaluations(session, principal).order_by(TalentEvaluation.id.desc())))
+EVAL_STATUSES = ("open", "reviewing", "published")
+EVALUATION_SORT = SortSpec({"id": TalentEvaluation.id, "created_at": TalentEvaluation.created_at,
+                             "round": TalentEvaluation.round_label}, default="-id")
+DOSSIER_SORT = SortSpec({"id": Dossier.id, "rank": Dossier.rank, "submitted_at": Dossier.submitted_at,
+                         "calibrated_score": Dossier.calibrated_score}, default="id")
 
 
-def list_dossiers(session: Session, principal: Principal, evaluation_id: int | None = None) -> list[Dossier]:
-    """Visible dossiers (of one evaluation), with members and works."""
+def list_evaluations(session: Session, principal: Principal, params: PageParams, *,
+                     organisation_id: int | None = None, category: str | None = None,
+                     status: str | None = None) -> tuple[list[TalentEvaluation], int]:
+    """A page of visible evaluation rounds (of one unit, category or status; ``params.q`` searches the
+    title), newest first by default."""
+    stmt = readable_evaluations(session, principal)
+    if organisation_id is not None:
+        stmt = stmt.where(TalentEvaluation.organisation_id == organisation_id)
+    if category:
+        stmt = stmt.where(TalentEvaluation.category == category)
+    if status:
+        stmt = stmt.where(TalentEvaluation.status == status)
+    if params.q and params.q.strip():
+        stmt = stmt.where(TalentEvaluation.title.ilike(f"%{params.q.strip()}%"))
+    return paginate(session, stmt, params, EVALUATION_SORT, TalentEvaluation.id)
+
+
+def _filtered_dossiers(principal: Principal, evaluation_id: int | None, status: str | None = None) -> Select:
     stmt = readable_dossiers(principal)
     if evaluation_id is not None:
         stmt = stmt.where(Dossier.evaluation_id == evaluation_id)
-    return list(session.scalars(stmt.options(selectinload(Dossier.members), selectinload(Dossier.works))
-                                .order_by(Dossier.id)))
+    if status:
+        stmt = stmt.where(Dossier.status == status)
+    return stmt.options(selectinload(Dossier.members), selectinload(Dossier.works))
+
+
+def list_dossiers(session: Session, principal: Principal, evaluation_id: int | None = None) -> list[Dossier]:
+    """Every visible dossier (of one evaluation), with members and works — for a round's page, where the
+    panel decides across the whole ranking; lists use ``page_dossiers``."""
+    return list(session.scalars(_filtered_dossiers(principal, evaluation_id).order_by(Dossier.id)))
+
+
+def page_dossiers(session: Session, principal: Principal, params: PageParams, *, evaluation_id: int | None = None,
+                  status: str | None = None) -> tuple[list[Dossier], int]:
+    """A page of visible dossiers (of one evaluation or status), with members and works."""
+    return paginate(session, _filtered_dossiers(principal, evaluation_id, status), params, DOSSIER_SORT, Dossier.id)
 
 
 def scheme_of(session: Session, evaluation: TalentEvaluation) -> sch.Scheme:
@@ -907,13 +938,36 @@ def reviewer_view(session: Session, principal: Principal, assignment_id: int) ->
     return out
 
 
-def my_assignments(session: Session, principal: Principal) -> list[dict[str, Any]]:
-    """The reviewer's assignments (code, evaluation, status; never the candidate's name)."""
-    rows = session.execute(readable_assignments(principal).with_only_columns(
+ASSIGNMENT_SORT = SortSpec({"id": ReviewAssignment.id, "status": ReviewAssignment.status,
+                            "submitted_at": ReviewAssignment.submitted_at}, default="id")
+
+
+def my_assignments(session: Session, principal: Principal,
+                   params: PageParams | None = None) -> list[dict[str, Any]]:
+    """The reviewer's assignments (code, evaluation, status; never the candidate's name): all, or one page
+    (``page_assignments`` gives the total too)."""
+    return page_assignments(session, principal, params)[0] if params else _assignment_rows(
+        session, session.execute(_assignment_columns(readable_assignments(principal)).order_by(ReviewAssignment.id)).all())
+
+
+def page_assignments(session: Session, principal: Principal, params: PageParams) -> tuple[list[dict[str, Any]], int]:
+    """A page of the reviewer's assignments and their total."""
+    stmt = readable_assignments(principal)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    ordered = ASSIGNMENT_SORT.apply(_assignment_columns(stmt), params.sort).order_by(ReviewAssignment.id)
+    rows = session.execute(ordered.limit(params.per_page).offset((params.page - 1) * params.per_page)).all()
+    return _assignment_rows(session, rows), int(total)
+
+
+def _assignment_columns(stmt: Select) -> Select:
+    return stmt.with_only_columns(
         ReviewAssignment.id, ReviewAssignment.status, ReviewAssignment.submitted_at, Dossier.code, Dossier.kind,
         TalentEvaluation.category, TalentEvaluation.round_label, TalentEvaluation.status, TalentEvaluation.blind,
         ReviewAssignment.evaluation_id).join(Dossier, Dossier.id == ReviewAssignment.dossier_id).join(
-        TalentEvaluation, TalentEvaluation.id == ReviewAssignment.evaluation_id).order_by(ReviewAssignment.id)).all()
+        TalentEvaluation, TalentEvaluation.id == ReviewAssignment.evaluation_id)
+
+
+def _assignment_rows(session: Session, rows: list) -> list[dict[str, Any]]:
     titles = dict(session.execute(select(TalentEvaluation.id, TalentEvaluation.title).where(
         TalentEvaluation.id.in_({r.evaluation_id for r in rows} or {-1}))).all())
     return [{"assignment_id": r.id, "status": r[1], "submitted_at": r.submitted_at, "code": r.code, "kind": r.kind,
@@ -1153,31 +1207,57 @@ def decide_appeal(session: Session, principal: Principal, appeal_id: int, status
     return obj
 
 
-def list_appeals(session: Session, principal: Principal, evaluation_id: int) -> list[Appeal]:
-    """Appeals of an evaluation (the unit's officer; commission and auditors read)."""
+APPEAL_SORT = SortSpec({"id": Appeal.id, "filed_at": Appeal.filed_at, "status": Appeal.status}, default="id")
+
+
+def _appeals_of(session: Session, principal: Principal, evaluation_id: int, status: str | None = None) -> Select:
     ev = access_evaluation_by_id(session, principal, evaluation_id)
     if principal.role is Role.RESEARCHER:
         raise NotFound()
-    return list(session.scalars(select(Appeal).join(Dossier, Dossier.id == Appeal.dossier_id)
-                                .where(Dossier.evaluation_id == ev.id).order_by(Appeal.id)))
+    stmt = select(Appeal).join(Dossier, Dossier.id == Appeal.dossier_id).where(Dossier.evaluation_id == ev.id)
+    return stmt.where(Appeal.status == status) if status else stmt
+
+
+def list_appeals(session: Session, principal: Principal, evaluation_id: int) -> list[Appeal]:
+    """Every appeal of an evaluation (the unit's officer; commission and auditors read)."""
+    return list(session.scalars(_appeals_of(session, principal, evaluation_id).order_by(Appeal.id)))
+
+
+def page_appeals(session: Session, principal: Principal, evaluation_id: int, params: PageParams, *,
+                 status: str | None = None) -> tuple[list[Appeal], int]:
+    """A page of an evaluation's appeals (of one status: filed, upheld, rejected)."""
+    return paginate(session, _appeals_of(session, principal, evaluation_id, status), params, APPEAL_SORT, Appeal.id)
+
+
+def _review_assignments(session: Session, principal: Principal, evaluation_id: int) -> Select:
+    ev = access_evaluation_by_id(session, principal, evaluation_id)
+    if principal.role not in (Role.TTO, Role.SYSTEM, Role.AUDITOR):
+        raise NotFound()
+    return select(ReviewAssignment).where(ReviewAssignment.evaluation_id == ev.id).options(
+        selectinload(ReviewAssignment.scores))
+
+
+def _review_rows(session: Session, assignments: list[ReviewAssignment]) -> list[dict[str, Any]]:
+    names = dict(session.execute(select(Person.id, Person.name_zh).where(
+        Person.id.in_({a.reviewer_person_id for a in assignments} or {-1}))).all())
+    return [{"assignment_id": a.id, "dossier_id": a.dossier_id, "reviewer_person_id": a.reviewer_person_id,
+             "reviewer_name": names.get(a.reviewer_person_id), "status": a.status, "decline_reason": a.decline_reason,
+             "scores": {s.indicator_id: float(s.score) for s in a.scores}, "submitted_at": a.submitted_at}
+            for a in assignments]
 
 
 def review_table(session: Session, principal: Principal, evaluation_id: int) -> list[dict[str, Any]]:
     """The officer's view: per assignment, reviewer, dossier, status and scores (never shown to candidates)."""
-    ev = access_evaluation_by_id(session, principal, evaluation_id)
-    if principal.role not in (Role.TTO, Role.SYSTEM, Role.AUDITOR):
-        raise NotFound()
-    names = dict(session.execute(select(Person.id, Person.name_zh).join(
-        ReviewAssignment, ReviewAssignment.reviewer_person_id == Person.id).where(
-        ReviewAssignment.evaluation_id == ev.id)).all())
-    out = []
-    for a in session.scalars(select(ReviewAssignment).where(ReviewAssignment.evaluation_id == ev.id)
-                             .options(selectinload(ReviewAssignment.scores)).order_by(ReviewAssignment.id)):
-        out.append({"assignment_id": a.id, "dossier_id": a.dossier_id, "reviewer_person_id": a.reviewer_person_id,
-                    "reviewer_name": names.get(a.reviewer_person_id), "status": a.status,
-                    "decline_reason": a.decline_reason,
-                    "scores": {s.indicator_id: float(s.score) for s in a.scores}, "submitted_at": a.submitted_at})
-    return out
+    stmt = _review_assignments(session, principal, evaluation_id).order_by(ReviewAssignment.id)
+    return _review_rows(session, list(session.scalars(stmt)))
+
+
+def page_review_table(session: Session, principal: Principal, evaluation_id: int,
+                      params: PageParams) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``review_table`` and its total."""
+    items, total = paginate(session, _review_assignments(session, principal, evaluation_id), params,
+                            ASSIGNMENT_SORT, ReviewAssignment.id)
+    return _review_rows(session, items), total
 
 
 # ---------------------------------------------------------------- industry practice (产学研践习)

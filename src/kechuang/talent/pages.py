@@ -328,7 +328,7 @@ def home(request: Request, session: DbSession, principal: Home):
     if ctx["can_read"]:
         ctx["schemes"], ctx["schemes_total"] = service.list_schemes(session, principal, PageParams(per_page=5))
         ctx["audits"], ctx["audits_total"] = service.list_audits(session, principal, PageParams(per_page=5))
-    ctx["evaluations"] = dsvc.list_evaluations(session, principal)[:8]
+    ctx["evaluations"], ctx["evaluations_total"] = dsvc.list_evaluations(session, principal, PageParams(per_page=8))
     ctx["practice_total"] = dsvc.list_practice(session, principal, PageParams(per_page=1))[1] \
         if has(principal, dsvc.PRACTICE_READ) else None
     if principal.role is Role.RESEARCHER:
@@ -594,14 +594,15 @@ def findings(request: Request, session: DbSession, principal: Reader, params: An
 
 
 @router.get("/works")
-def works(request: Request, session: DbSession, principal: Reader, organisation: int | None = None,
-          category: str | None = None, verified: str | None = None):
+def works(request: Request, session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
+          organisation: int | None = None, category: str | None = None, verified: str | None = None):
     """Representative works of submitted dossiers (the dashboard's drill-down behind the verified share)."""
-    rows = service.list_works(session, principal, organisation_id=organisation, category=category or None,
-                              verified=_bool(verified))
+    rows, total = service.list_works(session, principal, params, organisation_id=organisation,
+                                     category=category or None, verified=_bool(verified))
     orgs = _org_names(session, {e.organisation_id for _w, _d, e in rows} | ({organisation} if organisation else set()))
     return render(request, "talent/works.html", _ctx(
         title=N_("Representative works"), rows=rows, orgs=orgs,
+        page=Page(items=rows, total=total, page=params.page, per_page=params.per_page),
         filters={"organisation": organisation, "category": category or "", "verified": verified or ""}))
 
 

@@ -9,12 +9,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Query, Request
 
 from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import AppError, FieldError, NotFound, ValidationFailed
 from kechuang.core.i18n import N_, gettext
+from kechuang.core.pagination import Page, PageParams
 from kechuang.core.permissions import has
 from kechuang.registry.models import Organisation, Person
 from kechuang.talent import dossier_service as svc
@@ -52,9 +53,12 @@ def _names(session, person_ids: set[int]) -> dict[int, Person]:
 
 
 # ---------------------------------------------------------------- evaluation rounds
-def _evaluations_page(request: Request, session, principal: Principal, *, errors=None, values=None,
-                      organisation: int | None = None, category: str | None = None, status_code: int = 200):
-    evs = service.list_evaluations(session, principal, organisation_id=organisation, category=category or None)
+def _evaluations_page(request: Request, session, principal: Principal, params: PageParams, *, errors=None,
+                      values=None, organisation: int | None = None, category: str | None = None,
+                      status: str | None = None, status_code: int = 200):
+    status = status if status in svc.EVAL_STATUSES else None
+    evs, total = svc.list_evaluations(session, principal, params, organisation_id=organisation,
+                                      category=category or None, status=status)
     schemes_in_force: list[EvaluationScheme] = []
     if has(principal, svc.EVAL_MANAGE):
         schemes_in_force, _ = service.list_schemes(session, principal, _all_params(), status="in_force")
@@ -62,24 +66,33 @@ def _evaluations_page(request: Request, session, principal: Principal, *, errors
 
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(
         Organisation.id.in_({e.organisation_id for e in evs} or {-1})))}
-    return render(request, "talent/evaluations.html", _ctx(
-        title=N_("Evaluation rounds"), evaluations=evs, orgs=orgs, schemes_in_force=schemes_in_force,
+    orgs |= _org_names(session, {organisation} if organisation else set())
+    template = "talent/_evaluations_results.html" if request.headers.get("hx-request") else "talent/evaluations.html"
+    return render(request, template, _ctx(
+        title=N_("Evaluation rounds"), page=Page(items=evs, total=total, page=params.page, per_page=params.per_page),
+        params=params, orgs=orgs, schemes_in_force=schemes_in_force,
         can_manage=has(principal, svc.EVAL_MANAGE), errors=errors or {}, values=values or {"round_label": str(date.today().year)},
-        filters={"organisation": organisation, "category": category or ""},
+        filters={"organisation": organisation, "category": category or "", "status": status or "", "q": params.q or ""},
         synthetic=any(e.is_synthetic for e in evs)), status_code=status_code)
 
 
-def _all_params():
-    from kechuang.core.pagination import PageParams
+def _org_names(session, ids: set[int]) -> dict[int, Organisation]:
+    from kechuang.talent.pages import _org_names as names
 
+    return names(session, ids)
+
+
+def _all_params():
     return PageParams(per_page=200, sort="-id")
 
 
 @router.get("/evaluations")
-def evaluations(request: Request, session: DbSession, principal: Reader, organisation: int | None = None,
-                category: str | None = None):
-    """Evaluation rounds visible to the caller; the unit's officer opens a new round here."""
-    return _evaluations_page(request, session, principal, organisation=organisation, category=category)
+def evaluations(request: Request, session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
+                organisation: int | None = None, category: str | None = None, status: str | None = None):
+    """Evaluation rounds visible to the caller, paginated and filterable (the dashboard's drill-down); the
+    unit's officer opens a new round here."""
+    return _evaluations_page(request, session, principal, params, organisation=organisation, category=category,
+                             status=status)
 
 
 @router.post("/evaluations")
@@ -106,7 +119,8 @@ def create_evaluation(request: Request, session: DbSession, principal: Officer,
     except (ValidationFailed, AppError) as exc:
         if isinstance(exc, NotFound):
             raise
-        return _evaluations_page(request, session, principal, errors=field_errors(exc), values=values, status_code=422)
+        return _evaluations_page(request, session, principal, PageParams(), errors=field_errors(exc), values=values,
+                                 status_code=422)
     return redirect(f"/talent/evaluations/{ev.id}")
 
 
@@ -355,10 +369,12 @@ def appeal(request: Request, session: DbSession, principal: Candidate, dossier_i
 
 # ---------------------------------------------------------------- reviewer workbench (blind)
 @router.get("/reviews")
-def reviews(request: Request, session: DbSession, principal: Reviewer):
-    """The reviewer's assignments, known by dossier code only."""
-    return render(request, "talent/reviews.html", _ctx(title=N_("My reviews"), rows=svc.my_assignments(session, principal),
-                                                       active_nav="talent-reviews"))
+def reviews(request: Request, session: DbSession, principal: Reviewer, params: Annotated[PageParams, Query()]):
+    """The reviewer's assignments, known by dossier code only (paginated)."""
+    rows, total = svc.page_assignments(session, principal, params)
+    return render(request, "talent/reviews.html", _ctx(
+        title=N_("My reviews"), rows=rows, page=Page(items=rows, total=total, page=params.page, per_page=params.per_page),
+        active_nav="talent-reviews"))
 
 
 def _workbench(request: Request, session, principal: Principal, assignment_id: int, *, errors=None, values=None,

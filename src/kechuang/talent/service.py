@@ -372,24 +372,11 @@ def linkable_records(session: Session, principal: Principal, ref_type: str, q: s
     return out
 
 
-def list_evaluations(session: Session, principal: Principal, *, organisation_id: int | None = None,
-                     category: str | None = None) -> list[Any]:
-    """Visible evaluation rounds, optionally of one unit and category (the dashboard's drill-down)."""
-    from kechuang.talent import dossier_service as dsvc
-    from kechuang.talent.models import TalentEvaluation
-
-    stmt = dsvc.readable_evaluations(session, principal)
-    if organisation_id is not None:
-        stmt = stmt.where(TalentEvaluation.organisation_id == organisation_id)
-    if category:
-        stmt = stmt.where(TalentEvaluation.category == category)
-    return list(session.scalars(stmt.order_by(TalentEvaluation.id.desc())))
-
-
-def list_works(session: Session, principal: Principal, *, organisation_id: int | None = None,
-               category: str | None = None, verified: bool | None = None) -> list[tuple[Any, Any, Any]]:
-    """Representative works of submitted dossiers in visible evaluations: (work, dossier, evaluation) rows
-    (the dashboard's drill-down behind the share verified from records). Not for candidates or reviewers."""
+def list_works(session: Session, principal: Principal, params: PageParams, *, organisation_id: int | None = None,
+               category: str | None = None, verified: bool | None = None) -> tuple[list[tuple[Any, Any, Any]], int]:
+    """A page of the representative works of submitted dossiers in visible evaluations: (work, dossier,
+    evaluation) rows and their total (the dashboard's drill-down behind the share verified from records).
+    Not for candidates or reviewers."""
     from kechuang.talent import dossier_service as dsvc
     from kechuang.talent.models import Dossier, RepresentativeWork, TalentEvaluation
 
@@ -406,4 +393,7 @@ def list_works(session: Session, principal: Principal, *, organisation_id: int |
         stmt = stmt.where(TalentEvaluation.category == category)
     if verified is not None:
         stmt = stmt.where(RepresentativeWork.verified.is_(verified))
-    return [tuple(r) for r in session.execute(stmt.order_by(RepresentativeWork.id).limit(500))]
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(stmt.order_by(RepresentativeWork.id).offset((params.page - 1) * params.per_page)
+                           .limit(params.per_page))
+    return [tuple(r) for r in rows], int(total)
