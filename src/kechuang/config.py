@@ -39,6 +39,8 @@ class Settings(BaseSettings):
                                              "its bank account after notification (沪科〔2025〕212号: 3).")
     policy_notice_working_days: int = Field(default=5, description="Length of a 公示 notice in working days "
                                             "(unconfirmed: awaiting the official text).")
+    science_upload_max_mb: float = Field(default=512, description="Largest file (MiB) a dataset or model upload "
+                                         "may have; each file is checked on its own.")
 
 
 settings = Settings()

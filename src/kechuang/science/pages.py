@@ -9,13 +9,15 @@ from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from kechuang.config import settings
 from kechuang.core.auth import Principal
 from kechuang.core.deps import DbSession, requires
 from kechuang.core.errors import NotFound, ValidationFailed
 from kechuang.core.i18n import N_, gettext
 from kechuang.core.permissions import has
+from kechuang.db import utcnow
 from kechuang.science import boards, jobs, service, uploads
-from kechuang.science.models import MODEL_DOMAINS, EvaluationRun, EvaluationTask, ScienceModel
+from kechuang.science.models import ACCESS_LEVELS, MODEL_DOMAINS, EvaluationRun, EvaluationTask, ScienceModel
 from kechuang.web.pageutil import pages_router
 from kechuang.web.templating import NavItem, register_nav, render
 
@@ -58,7 +60,7 @@ def index(request: Request, session: DbSession, principal: Reader):
     return render(request, "science/index.html", {
         "title": N_("AI for Science"), "active_nav": "science", "suites": boards.SUITES,
         "tasks": service.list_tasks(session, principal), "datasets": service.list_datasets(session, principal),
-        "models": service.list_models(session, principal)})
+        "models": service.list_models(session, principal), "can_publish": has(principal, service.PUBLISH)})
 
 
 @router.get("/science/tasks/{task_id}")
@@ -98,13 +100,76 @@ def _variable_table(board: dict) -> dict[str, Any] | None:
     return {"leads": sorted(leads), "rows": rows}
 
 
+_LINED = ("creators", "related_identifiers")
+
+
+def _form_errors(exc: ValidationFailed) -> dict[str, list[str]]:
+    """Field → reasons; a reason about one line of a multi-line field names the line."""
+    out: dict[str, list[str]] = {}
+    for e in exc.errors:
+        r = e.render()
+        reason = gettext("Line {n}: {reason}", n=r["row"], reason=r["reason"]) if e.field in _LINED and e.row else r["reason"]
+        out.setdefault(e.field, []).append(reason)
+    return out or {"__all__": [exc.render_message()]}
+
+
+def _dataset_form(request: Request, principal: Principal, values: dict, errors: dict, message: str | None = None,
+                  status_code: int = 200):
+    return render(request, "science/dataset_form.html", {
+        "title": N_("Add a dataset"), "active_nav": "science", "values": values, "errors": errors,
+        "message": message, "access_levels": ACCESS_LEVELS, "max_mb": f"{settings.science_upload_max_mb:g}",
+        "relations": uploads.RELATION_TYPES}, status_code=status_code, principal=principal)
+
+
+@router.get("/science/datasets/new")
+def dataset_new(request: Request, principal: Publisher):
+    """Form: a dataset version's Croissant/DataCite metadata and its files, or a Frictionless datapackage.json."""
+    return _dataset_form(request, principal, {"version": "1.0.0", "access_level": "open",
+                                              "publication_year": utcnow().year}, {})
+
+
+@router.post("/science/datasets")
+def dataset_create(request: Request, session: DbSession, principal: Publisher,
+                   slug: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                   version: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+                   creators: Annotated[str, Form()] = "", publisher: Annotated[str, Form()] = "",
+                   publication_year: Annotated[str, Form()] = "", identifier: Annotated[str, Form()] = "",
+                   licence: Annotated[str, Form()] = "", subjects: Annotated[str, Form()] = "",
+                   temporal_coverage: Annotated[str, Form()] = "", spatial_coverage: Annotated[str, Form()] = "",
+                   provenance: Annotated[str, Form()] = "", related_identifiers: Annotated[str, Form()] = "",
+                   label: Annotated[str, Form()] = "", access_level: Annotated[str, Form()] = "open",
+                   cross_border: Annotated[str, Form()] = "",
+                   datapackage: Annotated[UploadFile | None, File()] = None,
+                   files: Annotated[list[UploadFile] | None, File()] = None):
+    """Register the version, store its files and run the quality checks, then show the dataset page with the
+    report; the form again (422) with each field's error, the typed values kept, when anything is refused."""
+    form = {"slug": slug, "name": name, "version": version, "description": description, "creators": creators,
+            "publisher": publisher, "publication_year": publication_year, "identifier": identifier,
+            "licence": licence, "subjects": subjects, "temporal_coverage": temporal_coverage,
+            "spatial_coverage": spatial_coverage, "provenance": provenance,
+            "related_identifiers": related_identifiers, "label": label, "access_level": access_level,
+            "cross_border": cross_border}
+    try:
+        with uploads.spooled(datapackage, "datapackage") as pkg, uploads.spooled_many(files) as paths:
+            try:
+                ds, _ = uploads.register_dataset(session, principal, form, paths, datapackage=pkg)
+            except ValidationFailed as exc:
+                meta = uploads.dataset_form_meta(form, pkg)[0]
+                return _dataset_form(request, principal, uploads.dataset_form_values(meta, form), _form_errors(exc),
+                                     exc.render_message(), 422)
+    except ValidationFailed as exc:  # a file past the size limit
+        return _dataset_form(request, principal, form, _form_errors(exc), exc.render_message(), 422)
+    return RedirectResponse(f"/science/datasets/{ds.id}?added=1", status_code=303)
+
+
 @router.get("/science/datasets/{dataset_id}")
-def dataset_page(dataset_id: int, request: Request, session: DbSession, principal: Reader):
+def dataset_page(dataset_id: int, request: Request, session: DbSession, principal: Reader,
+                 added: Annotated[bool, Query()] = False):
     """A dataset version: metadata, files and the latest quality report."""
     ds = service.access_dataset_by_id(session, principal, dataset_id)
     return render(request, "science/dataset.html", {
         "title": ds.name, "active_nav": "science", "ds": ds, "report": service.latest_report(session, ds.id),
-        "can_download": service.can_download(session, principal, ds)})
+        "can_download": service.can_download(session, principal, ds), "added": added})
 
 
 @router.get("/science/runs/{run_id}")

@@ -23,6 +23,41 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+TABULAR_SUFFIXES = (".csv", ".tsv")
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """A CSV (or TSV) file as a Polars frame, the way the checks read it."""
+    path = Path(path)
+    return pl.read_csv(path, separator="\t" if path.suffix.lower() == ".tsv" else ",", infer_schema_length=10000)
+
+
+def table_problem(path: Path) -> tuple[str, str] | None:
+    """Why a tabular file cannot be read by the checks — ``(kind, detail)`` with kind ``empty``, ``encoding``,
+    ``ragged`` or ``parse`` — or None when it reads (or is not tabular)."""
+    path = Path(path)
+    if path.suffix.lower() not in TABULAR_SUFFIXES:
+        return None
+    try:
+        read_table(path)
+    except pl.exceptions.NoDataError as exc:
+        return "empty", str(exc).splitlines()[0]
+    except pl.exceptions.PolarsError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "utf-8" in detail.lower() or "utf8" in detail.lower():
+            return "encoding", detail
+        if "more fields" in detail.lower():
+            return "ragged", detail
+        return "parse", detail[:300]
+    return None
+
+
+def table_columns(path: Path) -> list[str]:
+    """The header of a CSV (or TSV) file."""
+    path = Path(path)
+    return pl.read_csv(path, separator="\t" if path.suffix.lower() == ".tsv" else ",", n_rows=0).columns
+
+
 def _check(name: str, result: str, **evidence: Any) -> dict[str, Any]:
     return {"name": name, "result": result, "evidence": evidence}
 
@@ -40,9 +75,8 @@ def run_checks(meta: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float
         actual = sha256_file(p) if p.exists() else None
         if actual is None or (f.get("sha256") and f["sha256"] != actual):
             bad_sums.append({"file": f["name"], "expected": f.get("sha256"), "actual": actual})
-        if p.exists() and p.suffix.lower() in (".csv", ".tsv"):
-            frames[f["name"]] = pl.read_csv(p, separator="\t" if p.suffix.lower() == ".tsv" else ",",
-                                            infer_schema_length=10000)
+        if p.exists() and p.suffix.lower() in TABULAR_SUFFIXES:
+            frames[f["name"]] = read_table(p)
     checks.append(_check("checksums", "fail" if bad_sums else "pass", files=len(files), mismatches=bad_sums))
     checks.append(_check("licence_present", "pass" if meta.get("licence") else "fail", licence=meta.get("licence")))
     prov = (meta.get("provenance") or "").strip()

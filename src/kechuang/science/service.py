@@ -8,10 +8,12 @@ import contextlib
 import hashlib
 import importlib
 import json
+import os
 import platform
 import re
 import shutil
 import sys
+import tempfile
 import time
 import traceback
 from importlib import metadata as importlib_metadata
@@ -94,6 +96,10 @@ def create_dataset(session: Session, principal: Principal, meta: dict[str, Any],
     for i, f in enumerate(files):
         if not Path(f["path"]).is_file():
             errs.append(FieldError("files", N_("File not found: {path}"), {"path": f["path"]}, row=i + 1))
+    names = [f.get("name") or Path(f["path"]).name for f in files]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            errs.append(FieldError("files", N_("Two files are named {name}."), {"name": name}, row=i + 1))
     if errs:
         raise ValidationFailed(errors=errs)
     if session.scalar(select(Dataset.id).where(Dataset.slug == meta["slug"], Dataset.version == meta["version"])):
@@ -106,23 +112,36 @@ def create_dataset(session: Session, principal: Principal, meta: dict[str, Any],
                  access_level=meta.get("access_level") or "open", cross_border=bool(meta.get("cross_border")),
                  organisation_id=principal.organisation_id, created_by_user_id=principal.user_id,
                  is_synthetic=bool(meta.get("is_synthetic")))
-    checked = []
-    for f in files:
-        src = Path(f["path"]).resolve()
-        actual = quality.sha256_file(src)
-        name = f.get("name") or src.name
-        stored = FILES_DIR / actual / Path(name).name  # content-addressed copy owned by the platform
-        if not stored.exists():
-            stored.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, stored)
-        checked.append({**f, "path": str(stored)})
-        ds.files.append(DatasetFile(name=name, path=str(stored), media_type=f.get("media_type"),
-                                    split=f.get("split"), sha256=actual, size_bytes=stored.stat().st_size))
-    session.add(ds)
-    session.flush()
-    audit.record(session, principal, "science.dataset.create", "dataset", ds.id,
-                 after={"slug": ds.slug, "version": ds.version, "files": [f.sha256 for f in ds.files]})
-    report = _quality(session, principal, ds, checked)
+    # Files are copied into a staging folder first and the checks read those copies; they move into the
+    # content-addressed store only once the dataset row, its audit entry and its report are flushed, so a
+    # refused or failing upload leaves no file behind (the database part is rolled back by the caller).
+    FILES_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=FILES_DIR))
+    try:
+        checked, moves = [], []
+        for i, f in enumerate(files):
+            src = Path(f["path"]).resolve()
+            name = f.get("name") or src.name
+            staged = staging / str(i) / Path(name).name
+            staged.parent.mkdir()
+            shutil.copyfile(src, staged)
+            actual = quality.sha256_file(staged)
+            stored = FILES_DIR / actual / Path(name).name  # content-addressed copy owned by the platform
+            moves.append((staged, stored))
+            checked.append({**f, "name": name, "path": str(staged)})
+            ds.files.append(DatasetFile(name=name, path=str(stored), media_type=f.get("media_type"),
+                                        split=f.get("split"), sha256=actual, size_bytes=staged.stat().st_size))
+        session.add(ds)
+        session.flush()
+        audit.record(session, principal, "science.dataset.create", "dataset", ds.id,
+                     after={"slug": ds.slug, "version": ds.version, "files": [f.sha256 for f in ds.files]})
+        report = _quality(session, principal, ds, checked)
+        for staged, stored in moves:
+            if not stored.exists():
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, stored)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return ds, report
 
 

@@ -1,13 +1,21 @@
-"""Registering models with their cards (business rules and permission checks; no HTTP): an uploaded ONNX
-file, an uploaded predictions file for one task (JSON, or a gridded forecast as NetCDF / zipped Zarr), an
-OpenAI-compatible chat endpoint, or (operators only: it runs code) a Python entry point. Each registration
-is one model version; an uploaded file is kept content-addressed under ``var/science/models/`` with its
-SHA-256 and size. A slug belongs to the owner of its first version. Services flush; the caller commits."""
+"""Registering uploads (business rules and permission checks; no HTTP).
+
+Models with their cards: an uploaded ONNX file, an uploaded predictions file for one task (JSON, or a
+gridded forecast as NetCDF / zipped Zarr), an OpenAI-compatible chat endpoint, or (operators only: it runs
+code) a Python entry point. Each registration is one model version; an uploaded file is kept
+content-addressed under ``var/science/models/`` with its SHA-256 and size. A slug belongs to the owner of
+its first version.
+
+Datasets from the web form: the metadata as typed (or imported from a Frictionless ``datapackage.json``,
+the form filling in what the package leaves out) and the uploaded files, checked field by field, then
+registered by ``service.create_dataset`` (hashes, quality checks) in one savepoint. Services flush; the
+caller commits."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import mimetypes
 import re
 import shutil
 import tempfile
@@ -18,21 +26,29 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kechuang.config import PROJECT_ROOT
+from kechuang.config import PROJECT_ROOT, settings
 from kechuang.core import audit
 from kechuang.core.auth import Principal, Role
 from kechuang.core.errors import FieldError, NotFound, ValidationFailed
 from kechuang.core.i18n import N_
+from kechuang.core.identifiers import normalize_orcid, orcid_problem
 from kechuang.core.permissions import require
-from kechuang.science import adapters, gridded, quality
-from kechuang.science.models import MODEL_DOMAINS, Dataset, EvaluationRun, EvaluationTask, ScienceModel
+from kechuang.db import utcnow
+from kechuang.science import adapters, export, gridded, quality, service
+from kechuang.science.models import (
+    MODEL_DOMAINS,
+    Dataset,
+    DatasetQualityReport,
+    EvaluationRun,
+    EvaluationTask,
+    ScienceModel,
+)
 from kechuang.science.service import PUBLISH, READ, SEMVER, ensure_builtins
 from kechuang.science.tasks import TASKS
 
 MODELS_DIR = PROJECT_ROOT / "var" / "science" / "models"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{1,118}$")
 UPLOAD_ADAPTERS = ("onnx", "predictions", "openai", "python")
-MAX_FILE_BYTES = 512 * 1024 * 1024
 CARD_FIELDS = ("slug", "version", "name", "domain", "task_kind", "licence", "training_data", "intended_use",
                "limits")
 
@@ -104,8 +120,8 @@ def register_model(session: Session, principal: Principal, card: dict[str, Any],
     if adapter in ("onnx", "predictions"):
         if file is None or not Path(file).is_file():
             errs.append(FieldError("file", N_("Upload a file for this adapter.")))
-        elif Path(file).stat().st_size > MAX_FILE_BYTES:
-            errs.append(FieldError("file", N_("The file is larger than {mb} MB."), {"mb": MAX_FILE_BYTES >> 20}))
+        elif Path(file).stat().st_size > max_upload_bytes():
+            errs.append(FieldError("file", N_("The file is larger than {mb} MB."), {"mb": _mb()}))
     if adapter == "predictions" and (not task or task not in TASKS):
         errs.append(FieldError("task", N_("Name the task these predictions are for."), value=task))
     if adapter == "openai":
@@ -228,20 +244,271 @@ def parse_ids(text: str | None) -> list[int]:
     return out
 
 
+def max_upload_bytes() -> int:
+    """The largest file an upload may have (setting ``KECHUANG_SCIENCE_UPLOAD_MAX_MB``)."""
+    return int(settings.science_upload_max_mb * 1024 * 1024)
+
+
+def _mb() -> str:
+    return f"{settings.science_upload_max_mb:g}"
+
+
+def _copy_limited(upload, path: Path, error: FieldError) -> None:
+    """Copy an ``UploadFile`` to ``path`` in 1 MiB blocks; ``error`` is raised past the size limit."""
+    limit, size = max_upload_bytes(), 0
+    with path.open("wb") as fh:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise ValidationFailed(errors=[error])
+            fh.write(chunk)
+
+
 @contextlib.contextmanager
-def spooled(upload) -> Iterator[Path | None]:
-    """An uploaded file (FastAPI ``UploadFile``) as a temporary path, refused past MAX_FILE_BYTES."""
+def spooled(upload, field: str = "file") -> Iterator[Path | None]:
+    """An uploaded file (FastAPI ``UploadFile``) as a temporary path, refused past the size limit."""
     if upload is None or not getattr(upload, "filename", None):
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="kechuang-upload-") as tmp:
         path = Path(tmp) / "upload"
-        size = 0
-        with path.open("wb") as fh:
-            while chunk := upload.file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_FILE_BYTES:
-                    raise ValidationFailed(errors=[FieldError("file", N_("The file is larger than {mb} MB."),
-                                                              {"mb": MAX_FILE_BYTES >> 20})])
-                fh.write(chunk)
+        _copy_limited(upload, path, FieldError(field, N_("The file is larger than {mb} MB."), {"mb": _mb()}))
         yield path
+
+
+@contextlib.contextmanager
+def spooled_many(uploads: list | None, field: str = "files") -> Iterator[list[tuple[str, Path]]]:
+    """Uploaded files as (file name, temporary path) pairs; the path keeps the file's name (its suffix tells
+    a CSV from other files). Each file is refused past the size limit."""
+    with tempfile.TemporaryDirectory(prefix="kechuang-upload-") as tmp:
+        out: list[tuple[str, Path]] = []
+        for i, up in enumerate(u for u in uploads or [] if getattr(u, "filename", None)):
+            name = Path(str(up.filename).replace("\\", "/")).name.strip() or f"file-{i + 1}"  # browsers may send a path
+            path = Path(tmp) / str(i) / name
+            path.parent.mkdir()
+            _copy_limited(up, path, FieldError(field, N_("{name} is larger than {mb} MB."), {"name": name, "mb": _mb()},
+                                               row=i + 1))
+            out.append((name, path))
+        yield out
+
+
+# ------------------------------------------------------------------------------------ dataset uploads
+
+DATASET_FORM_FIELDS = ("slug", "name", "version", "description", "creators", "publisher", "publication_year",
+                       "identifier", "licence", "subjects", "temporal_coverage", "spatial_coverage", "provenance",
+                       "related_identifiers", "label", "access_level", "cross_border")
+_TEXT_META = ("slug", "name", "version", "description", "publisher", "identifier", "licence", "temporal_coverage",
+              "spatial_coverage", "provenance")
+_SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
+                "dev": "valid", "test": "test"}
+RELATION_TYPES = ("IsDerivedFrom", "IsSourceOf", "References", "IsReferencedBy", "Cites", "IsCitedBy",
+                  "IsSupplementTo", "IsSupplementedBy", "IsPartOf", "HasPart", "IsVersionOf", "IsNewVersionOf",
+                  "IsPreviousVersionOf", "IsDocumentedBy", "Documents", "IsDescribedBy", "Describes")
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_DATE = r"\d{4}(?:-\d{2}(?:-\d{2})?)?"
+_TEMPORAL = re.compile(rf"^{_DATE}(?:/{_DATE})?$")
+_TABLE_PROBLEMS = {
+    "empty": N_("{name} has no rows and no header."),
+    "encoding": N_("{name} is not UTF-8 text; save it as UTF-8 CSV."),
+    "ragged": N_("{name}: a row has more fields than the header ({detail})."),
+    "parse": N_("{name} cannot be read as CSV: {detail}"),
+}
+
+
+def split_of(name: str) -> str | None:
+    """The split a file name declares by one of its words (``train.csv``, ``qm9_test.csv``,
+    ``validation-part1.csv``); None when it names none or more than one."""
+    words = re.split(r"[^a-z0-9]+", Path(name).stem.lower())
+    found = {_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS}
+    return found.pop() if len(found) == 1 else None
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _parse_creators(text: str) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """One creator per line: ``name; ORCID; affiliation`` (ORCID and affiliation optional, either order)."""
+    out, errs = [], []
+    for n, line in _lines(text):
+        parts = [p.strip() for p in re.split(r"[;；]", line)]
+        creator: dict[str, Any] = {"name": parts[0]}
+        if not parts[0]:
+            errs.append(FieldError("creators", N_("Each line starts with the creator's name."), row=n, value=line))
+        for part in (p for p in parts[1:] if p):
+            if re.search(r"\d{4}-\d{4}", part) or "orcid.org" in part.lower():
+                problem = orcid_problem(part)
+                if problem:
+                    errs.append(FieldError("creators", problem, row=n, value=part))
+                else:
+                    creator["orcid"] = normalize_orcid(part)
+            else:
+                creator["affiliation"] = part
+        out.append(creator)
+    return out, errs
+
+
+def _parse_related(text: str) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """One related identifier per line: ``[relation] DOI-or-URL`` (relation a DataCite relationType;
+    IsDerivedFrom when left out)."""
+    out, errs = [], []
+    for n, line in _lines(text):
+        words = line.split()
+        relation, ident = ("IsDerivedFrom", words[0]) if len(words) == 1 else (words[0], " ".join(words[1:]))
+        if relation not in RELATION_TYPES:
+            errs.append(FieldError("related_identifiers", N_("Unknown relation {relation}; use one of {allowed}."),
+                                   {"relation": relation, "allowed": ", ".join(RELATION_TYPES[:6]) + ", …"}, row=n))
+            continue
+        doi = re.sub(r"^https?://(dx\.)?doi\.org/", "", ident)
+        if _DOI.match(doi):
+            out.append({"identifier": doi, "relation": relation, "type": "DOI"})
+        elif re.match(r"^https?://\S+$", ident):
+            out.append({"identifier": ident, "relation": relation, "type": "URL"})
+        else:
+            errs.append(FieldError("related_identifiers", N_("Give a DOI (10.xxxx/…) or an http(s) URL."), row=n,
+                                   value=ident))
+    return out, errs
+
+
+def _read_package(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    try:
+        return export.read_datapackage(path)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:  # JSON, structure, dates
+        raise ValidationFailed(errors=[FieldError("datapackage", N_("Not a readable Frictionless datapackage.json: {problem}"),
+                                                  {"problem": f"{type(exc).__name__}: {exc}"[:200]})]) from exc
+
+
+def dataset_form_meta(form: dict[str, Any], datapackage: Path | None = None) -> tuple[
+        dict[str, Any], list[dict[str, Any]] | None, list[FieldError]]:
+    """The metadata of a dataset form: the datapackage's values (when given) overridden by every filled-in
+    field. Returns (meta, the package's resources or None, problems with the typed text)."""
+    errs: list[FieldError] = []
+    meta: dict[str, Any] = {}
+    resources = None
+    if datapackage is not None:
+        try:
+            meta, resources = _read_package(datapackage)
+        except ValidationFailed as exc:
+            errs += exc.errors
+    text = {k: str(form.get(k) or "").strip() for k in DATASET_FORM_FIELDS}
+    meta.update({k: text[k] for k in _TEXT_META if text[k]})
+    if text["publication_year"]:
+        year = text["publication_year"]
+        if re.fullmatch(r"\d{4}", year) and 1000 <= int(year) <= utcnow().year + 1:
+            meta["publication_year"] = int(year)
+        else:
+            meta.pop("publication_year", None)
+            errs.append(FieldError("publication_year", N_("Give a four-digit year, at most next year."), value=year))
+    if text["creators"]:
+        meta["creators"], bad = _parse_creators(text["creators"])
+        errs += bad
+    if text["subjects"]:
+        meta["subjects"] = [w.strip() for w in re.split(r"[,，;；、\n]", text["subjects"]) if w.strip()]
+    if text["related_identifiers"]:
+        meta["related_identifiers"], bad = _parse_related(text["related_identifiers"])
+        errs += bad
+    schema = dict(meta.get("schema") or {})
+    if text["label"]:
+        schema["label"] = text["label"]
+    meta["schema"] = schema
+    meta["access_level"] = text["access_level"] or meta.get("access_level") or "open"
+    meta["cross_border"] = text["cross_border"] not in ("", "0", "false", "off")
+    return meta, resources, errs
+
+
+def dataset_form_values(meta: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
+    """Text for the form's fields from ``meta`` (e.g. after a datapackage import), typed text taking
+    precedence so the user's input is kept as typed."""
+    values = {k: meta.get(k) for k in _TEXT_META}
+    values["publication_year"] = meta.get("publication_year")
+    values["creators"] = "\n".join("; ".join(x for x in (c.get("name"), c.get("orcid"), c.get("affiliation")) if x)
+                                   for c in meta.get("creators") or [])
+    values["subjects"] = ", ".join(meta.get("subjects") or [])
+    values["related_identifiers"] = "\n".join(f"{r.get('relation', 'IsDerivedFrom')} {r['identifier']}"
+                                              for r in meta.get("related_identifiers") or [])
+    values["label"] = (meta.get("schema") or {}).get("label")
+    values["access_level"] = meta.get("access_level") or "open"
+    values["cross_border"] = bool(meta.get("cross_border"))
+    for k in DATASET_FORM_FIELDS:
+        if k != "cross_border" and str(form.get(k) or "").strip():
+            values[k] = form[k]
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+def _dataset_files(files: list[tuple[str, Path]], resources: list[dict[str, Any]] | None) -> tuple[
+        list[dict[str, Any]], list[Path], list[FieldError]]:
+    """File entries for ``create_dataset``: the package's resources matched to the uploads by file name, or
+    one entry per upload with the split its name declares; every file empty, too large or unreadable as a
+    table is refused by name. Also returns the readable tables' paths."""
+    errs: list[FieldError] = []
+    tables: list[Path] = []
+    names = [n for n, _ in files]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            errs.append(FieldError("files", N_("Two files are named {name}."), {"name": n}, row=i + 1))
+    if not files:
+        errs.append(FieldError("files", N_("Upload at least one data file.")))
+        return [], tables, errs
+    if resources is not None:
+        by_name = dict(files)
+        entries = []
+        for i, res in enumerate(resources, 1):
+            base = Path(str(res.get("name") or "")).name
+            if base not in by_name:
+                errs.append(FieldError("files", N_("The datapackage.json lists {name}; upload that file too."),
+                                       {"name": res.get("name")}, row=i))
+                continue
+            entries.append({**res, "path": str(by_name[base])})
+        listed = {Path(str(r.get("name") or "")).name for r in resources}
+        errs += [FieldError("files", N_("{name} is not a resource of the datapackage.json."), {"name": n})
+                 for n in names if n not in listed]
+    else:
+        entries = [{"name": n, "path": str(p), "split": split_of(n), "media_type": mimetypes.guess_type(n)[0]}
+                   for n, p in files]
+    for i, e in enumerate(entries, 1):
+        path = Path(e["path"])
+        size = path.stat().st_size
+        if size == 0:
+            errs.append(FieldError("files", N_("{name} is empty."), {"name": e["name"]}, row=i))
+        elif size > max_upload_bytes():
+            errs.append(FieldError("files", N_("{name} is larger than {mb} MB."), {"name": e["name"], "mb": _mb()}, row=i))
+        elif problem := quality.table_problem(path):
+            errs.append(FieldError("files", _TABLE_PROBLEMS[problem[0]], {"name": e["name"], "detail": problem[1]},
+                                   row=i))
+        elif path.suffix.lower() in quality.TABULAR_SUFFIXES:
+            tables.append(path)
+    return entries, tables, errs
+
+
+def register_dataset(session: Session, principal: Principal, form: dict[str, Any], files: list[tuple[str, Path]],
+                     *, datapackage: Path | None = None) -> tuple[Dataset, DatasetQualityReport]:
+    """Register a dataset version from the web form: ``form`` holds the typed fields (see
+    ``DATASET_FORM_FIELDS``), ``files`` the uploads as (name, path), ``datapackage`` an optional Frictionless
+    ``datapackage.json`` whose metadata fills the fields left empty and whose resources name the files and
+    their splits. Croissant requires a licence, so the form does too. Every problem is reported at once by
+    field; nothing is written unless the version, its files and its quality report are all stored."""
+    require(principal, PUBLISH)
+    meta, resources, errs = dataset_form_meta(form, datapackage)
+    entries, tables, file_errs = _dataset_files(files, resources)
+    errs += file_errs
+    if meta.get("slug") and not SLUG.match(str(meta["slug"])):
+        errs.append(FieldError("slug", N_("Use 2–120 lower-case letters, digits, dots, hyphens or underscores."),
+                               value=meta["slug"]))
+    if not meta.get("licence"):
+        errs.append(FieldError("licence", N_("Croissant requires a licence (an SPDX id such as CC-BY-4.0, or a URL).")))
+    if meta.get("temporal_coverage") and not _TEMPORAL.match(str(meta["temporal_coverage"])):
+        errs.append(FieldError("temporal_coverage", N_("Use an ISO 8601 date or interval, e.g. 2001-01-01/2005-12-31."),
+                               value=meta["temporal_coverage"]))
+    label = (meta.get("schema") or {}).get("label")
+    if label and tables and not any(label in quality.table_columns(t) for t in tables):
+        errs.append(FieldError("label", N_("No uploaded table has a column named {label}."), {"label": label}))
+    flagged = {e.field for e in errs}
+    errs += [e for e in service.dataset_problems(meta) if e.field not in flagged]
+    if meta.get("slug") and meta.get("version") and session.scalar(
+            select(Dataset.id).where(Dataset.slug == meta["slug"], Dataset.version == meta["version"])):
+        errs.append(FieldError("version", N_("This version already exists; a data change bumps the version."),
+                               value=meta["version"]))
+    if errs:
+        raise ValidationFailed(errors=errs)
+    with session.begin_nested():  # the row, its files' rows, the report and their audit entries, or nothing
+        return service.create_dataset(session, principal, meta, entries)
