@@ -58,14 +58,15 @@ def test_legacy_and_reform_deadlines_and_what_each_role_sees(session):
 
 def test_reform_period_counts_working_days_and_the_larger_period_from_500_wan(session):
     w = world(session)
-    small = _submitted(session, w, date(2026, 2, 2), total=4_999_999_99)  # Monday; 15 working days → 02-23
-    large = _submitted(session, w, date(2026, 2, 2), total=5_000_000_00)  # 30 working days → 03-16
-    assert (small.registration_deadline_date, large.registration_deadline_date) == (date(2026, 2, 23),
-                                                                                  date(2026, 3, 16))
-    rows, _ = service.list_overdue(session, w.commission, PageParams(), date(2026, 3, 1))
+    # Monday; 15 working days under the 2026 calendar (Spring Festival off, Saturday 02-28 worked) → 02-28
+    small = _submitted(session, w, date(2026, 2, 2), total=4_999_999_99)
+    large = _submitted(session, w, date(2026, 2, 2), total=5_000_000_00)  # 30 working days → 03-20
+    assert (small.registration_deadline_date, large.registration_deadline_date) == (date(2026, 2, 28),
+                                                                                  date(2026, 3, 20))
+    rows, _ = service.list_overdue(session, w.commission, PageParams(), date(2026, 3, 6))
     assert _ids(rows) == [small.id] and rows[0]["days_overdue"] == 6
     assert (rows[0]["rule_days"], rows[0]["rule_working_days"], rows[0]["rule_status"]) == (15, True, "unconfirmed")
-    rows, _ = service.list_overdue(session, w.commission, PageParams(), date(2026, 3, 17))
+    rows, _ = service.list_overdue(session, w.commission, PageParams(), date(2026, 3, 21))
     assert _ids(rows) == [small.id, large.id] and rows[1]["rule_days"] == 30 and rows[1]["days_overdue"] == 1
 
 

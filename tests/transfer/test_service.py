@@ -365,9 +365,10 @@ def test_registration_transitions_and_deadlines(session):
 
 
 def test_reform_deadline_working_days_and_large_contracts():
-    # 2026-02-02 is a Monday: 15 working days -> Monday 2026-02-23; ≥500万 -> 30 working days
-    assert params.registration_deadline(date(2026, 2, 2), 100_0000_00) == date(2026, 2, 23)
-    assert params.registration_deadline(date(2026, 2, 2), 500_0000_00) == date(2026, 3, 16)
+    # 2026-02-02 is a Monday: 15 working days under the 2026 calendar (Spring Festival 02-15..02-23 off,
+    # Saturdays 02-14 and 02-28 worked) -> Saturday 2026-02-28; ≥500万 -> 30 working days -> 2026-03-20
+    assert params.registration_deadline(date(2026, 2, 2), 100_0000_00) == date(2026, 2, 28)
+    assert params.registration_deadline(date(2026, 2, 2), 500_0000_00) == date(2026, 3, 20)
     assert params.registration_deadline(date(2025, 12, 1), 500_0000_00) == date(2025, 12, 31)
     assert params.entry("contract.registration_period", date(2026, 2, 2)).status == "unconfirmed"
 

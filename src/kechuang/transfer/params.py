@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from kechuang.core import workdays
+
 
 @dataclass(frozen=True)
 class DatedValue:
@@ -73,14 +75,9 @@ def value(name: str, on: date) -> Any:
 
 
 def add_working_days(start: date, days: int) -> date:
-    """``start`` plus ``days`` working days (Monday–Friday; public holidays not modelled)."""
-    d = start
-    left = days
-    while left > 0:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            left -= 1
-    return d
+    """``start`` plus ``days`` working days under the official calendar (holidays and 调休 working weekends,
+    ``core.workdays``; Monday–Friday for years whose notice is not shipped yet)."""
+    return workdays.add_working_days(start, days)
 
 
 def registration_deadline(submitted: date, technical_fen: int) -> date:
