@@ -324,26 +324,43 @@ def person_income(session: DbSession, principal: Reader, person_id: int) -> list
 
 
 # ---------------------------------------------------------------- statistics
+def period_param(
+    year: Annotated[int | None, Query(description="Calendar year, e.g. 2024.")] = None,
+    quarter: Annotated[str | None, Query(description="Quarter YYYYQn, e.g. 2024Q3.")] = None,
+    month: Annotated[str | None, Query(description="Month YYYY-MM, e.g. 2024-03.")] = None,
+    from_: Annotated[str | None, Query(alias="from", description="First day YYYY-MM-DD (with to).")] = None,
+    to: Annotated[str | None, Query(description="Last day YYYY-MM-DD, inclusive (with from).")] = None,
+    period: Annotated[str | None, Query(description="A period tag: 2024, 2024Q3, 2024-03 or "
+                                                    "2024-02-10..2024-05-31.")] = None,
+) -> stats.Period:
+    """The statistics period: exactly one of year, quarter, month, from/to or a tag (422 with field errors)."""
+    return stats.from_params(year=year, quarter=quarter, month=month, from_=from_, to=to, period=period)
+
+
+StatsPeriod = Annotated[stats.Period, Depends(period_param)]
+
+
 @router.get("/stats")
-def get_stats(session: DbSession, principal: StatsReader, year: int, institution: str | None = None,
+def get_stats(session: DbSession, principal: StatsReader, period: StatsPeriod, institution: str | None = None,
               format: Literal["json", "xlsx"] = "json"):
-    """The yearly indicators (same objects as ``kechuang transfer stats``)."""
+    """The indicators of a period — year, quarter, month or date range, each compared with the same days one
+    year earlier (same objects as ``kechuang transfer stats``)."""
     from kechuang.core.i18n import gettext
 
-    rows = stats.compute(session, principal, year, institution)
+    rows = stats.compute(session, principal, period, institution)
     if format == "xlsx":
         return Response(stats.to_xlsx(rows), media_type=XLSX_MEDIA,
-                        headers={"Content-Disposition": f'attachment; filename="transfer-stats-{year}.xlsx"'})
+                        headers={"Content-Disposition": f'attachment; filename="transfer-stats-{period.slug}.xlsx"'})
     return [dict(r, label=gettext(r["label"])) for r in rows]
 
 
 @router.get("/stats/records")
-def stats_records(session: DbSession, principal: StatsReader, indicator: str, year: int,
+def stats_records(session: DbSession, principal: StatsReader, indicator: str, period: StatsPeriod,
                   institution: str | None = None, limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
-    """Drill-down: the records counted in one indicator (first ``limit``)."""
+    """Drill-down: the records counted in one indicator for the same period (first ``limit``)."""
     schema = {"empowered_results": ApplicationRead, "contracts_registered": ContractRead,
               "contract_turnover": ContractRead, "contract_technical": ContractRead}.get(indicator, TransferRead)
-    rows = stats.records_behind(session, principal, indicator, year, institution, limit)
+    rows = stats.records_behind(session, principal, indicator, period, institution, limit)
     return [schema.model_validate(r).model_dump(mode="json") for r in rows]
 
 

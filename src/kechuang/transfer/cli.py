@@ -32,24 +32,38 @@ def _fail(exc: AppError) -> None:
 
 @app.command("stats")
 def stats_cmd(
-    year: int = typer.Option(..., "--year", help="Calendar year, e.g. 2024."),
+    year: int = typer.Option(None, "--year", help="Calendar year, e.g. 2024."),
     institution: str = typer.Option(None, "--institution", help="Only this institution (credit code)."),
     format: str = typer.Option("json", "--format", help="json or xlsx"),
     out: Path = typer.Option(None, "--out", help="Output file (json default: standard output)."),
+    quarter: str = typer.Option(None, "--quarter", help="Instead of --year: a quarter, YYYYQn (e.g. 2024Q3)."),
+    from_: str = typer.Option(None, "--from", help="Instead of --year: first day, YYYY-MM-DD (with --to)."),
+    to: str = typer.Option(None, "--to", help="Last day, YYYY-MM-DD, inclusive (with --from)."),
 ):
-    """The yearly indicators (one JSON object per indicator: indicator, value, unit, previous, yoy, period,
-    scope, source)."""
+    """The indicators of a year, a quarter or a date range, each compared with the same days one year earlier
+    (one JSON object per indicator: indicator, value, unit, previous, yoy, period, scope, source)."""
     if format not in ("json", "xlsx"):
         err.print(_("--format must be json or xlsx."))
         raise typer.Exit(2)
+    given = [name for name, v in (("--year", year), ("--quarter", quarter)) if v is not None]
+    if from_ is not None or to is not None:
+        given.append("--from/--to")
+    if len(given) != 1:
+        err.print(_("Give exactly one period: --year YYYY, --quarter YYYYQn or --from YYYY-MM-DD --to YYYY-MM-DD "
+                    "(given: {given}).", given=", ".join(given) or "-"))
+        raise typer.Exit(2)
+    if (from_ is None) != (to is None):
+        err.print(_("--from and --to go together: give both dates."))
+        raise typer.Exit(2)
     try:
+        period = stats.from_params(year=year, quarter=quarter, from_=from_, to=to)
         with session_scope() as session:
-            rows = stats.compute(session, SYSTEM, year, institution)
+            rows = stats.compute(session, SYSTEM, period, institution)
     except AppError as exc:
         _fail(exc)
         return
     if format == "xlsx":
-        target = out or Path(f"transfer-stats-{year}.xlsx")
+        target = out or Path(f"transfer-stats-{period.slug}.xlsx")
         target.write_bytes(stats.to_xlsx(rows))
         err.print(_("Wrote {path}.", path=str(target)))
         return

@@ -1040,63 +1040,131 @@ def _default_year(session) -> int:
     return min(year, last.year) if last else year
 
 
-def _stats_chart(session, principal: Principal, year: int, institution: str | None,
+def _stats_chart(session, principal: Principal, period: stats.Period, institution: str | None,
                  rows: list[dict[str, Any]]) -> dict[str, Any]:
-    years = list(range(year - 4, year + 1))
-    series = {y: {r["indicator"]: r for r in stats.compute(session, principal, y, institution)} for y in years[:-1]}
-    series[year] = {r["indicator"]: r for r in rows}
+    """Chart data: the period and the same period in the four years before; turnover by institution type."""
+    periods: list[stats.Period | None] = [period.shifted(-k) for k in range(4, 0, -1)]
+    series = [{r["indicator"]: r for r in stats.compute(session, principal, p, institution)} if p else None
+              for p in periods]
+    series.append({r["indicator"]: r for r in rows})
+    periods.append(period)
     yi = 10 ** 10  # fen per 亿元
     turnover = next(r for r in rows if r["indicator"] == "contract_turnover")
+
+    def values(code: str) -> list[float | None]:
+        return [round(x[code]["value"] / yi, 2) if x else None for x in series]
+
     return {
-        "years": [str(y) for y in years],
-        "turnover": [round(series[y]["contract_turnover"]["value"] / yi, 2) for y in years],
-        "technical": [round(series[y]["contract_technical"]["value"] / yi, 2) for y in years],
-        "yoy": [None if series[y]["contract_turnover"]["yoy"] is None
-                else round(series[y]["contract_turnover"]["yoy"] * 100, 1) for y in years],
+        "years": [p.short_label if p else "—" for p in periods],
+        "turnover": values("contract_turnover"),
+        "technical": values("contract_technical"),
+        "yoy": [None if not x or x["contract_turnover"]["yoy"] is None
+                else round(x["contract_turnover"]["yoy"] * 100, 1) for x in series],
         "types": [gettext(INSTITUTION_TYPES.get(k, k)) for k in turnover["by_institution_type"]],
         "type_values": [round(v["value"] / yi, 2) for v in turnover["by_institution_type"].values()],
         "type_previous": [round(v["previous"] / yi, 2) for v in turnover["by_institution_type"].values()],
         "labels": {"turnover": gettext("Contract turnover (亿元)"), "technical": gettext("Technical amount (亿元)"),
                    "yoy": gettext("Year-on-year growth (%)"), "money_axis": gettext("亿元"), "pct_axis": "%",
-                   "current": str(year), "previous": str(year - 1)},
+                   "current": period.label, "previous": turnover["previous_period"] or "—"},
     }
 
 
-@router.get("/stats")
-def stats_page(request: Request, session: DbSession, principal: StatsReader, year: int | None = None,
-               institution: str | None = None):
-    """The yearly indicators with period, scope and source, year-on-year growth, charts and drill-down."""
-    year = year or _default_year(session)
-    institution = (institution or "").strip() or None
+def _picked_period(session, kind: str | None, year: str | None, q: str | None, m: str | None,
+                   from_: str | None, to: str | None, period: str | None) -> stats.Period:
+    """The period chosen with the picker (kind + year + quarter or month, or from/to), or given as a tag."""
+    if (period or "").strip():
+        return stats.Period.parse(period or "")
+    if kind not in stats.PERIOD_KINDS:
+        kind = "range" if (from_ or to) else "year"
+    if kind == "range":
+        return stats.from_params(from_=from_, to=to)
+    y = stats.from_params(year=(year or "").strip() or _default_year(session)).start.year
+    if kind == "year":
+        return stats.Period.year(y)
+    number, top, field = (q, 4, "q") if kind == "quarter" else (m, 12, "m")
     try:
-        rows = stats.compute(session, principal, year, institution)
-        errors: dict[str, Any] = {}
+        n = int((number or "").strip())
+    except ValueError:
+        n = 0
+    if not 1 <= n <= top:
+        raise ValidationFailed(errors=[FieldError(field, N_("Choose a quarter.") if field == "q"
+                                                  else N_("Choose a month."), value=number)])
+    return stats.Period.quarter(y, n) if kind == "quarter" else stats.Period.month(y, n)
+
+
+def _month_names() -> list[tuple[int, str]]:
+    from babel.dates import get_month_names
+
+    from kechuang.web.templating import babel_locale
+
+    names = get_month_names("wide", locale=babel_locale())
+    return [(i, names[i]) for i in range(1, 13)]
+
+
+def _period_query(period: stats.Period, institution: str | None) -> str:
+    return f"period={quote(period.label)}" + (f"&institution={quote(institution)}" if institution else "")
+
+
+@router.get("/stats")
+def stats_page(request: Request, session: DbSession, principal: StatsReader, kind: str | None = None,
+               year: str | None = None, q: str | None = None, m: str | None = None,
+               from_: Annotated[str | None, Query(alias="from")] = None, to: str | None = None,
+               period: str | None = None, institution: str | None = None):
+    """The indicators of a period (the last full year by default; quarter, month or date range with the picker)
+    with period, scope and source, year-on-year growth, charts and drill-down. htmx swaps ``#stats-main``."""
+    institution = (institution or "").strip() or None
+    errors: dict[str, Any] = {}
+    values = {"kind": kind or ("range" if from_ or to else "year"), "year": year or "", "q": q or "",
+              "m": m or "", "from": from_ or "", "to": to or ""}
+    try:
+        chosen = _picked_period(session, kind, year, q, m, from_, to, period)
     except ValidationFailed as exc:
-        errors = _form_errors(exc)
+        errors.update(_form_errors(exc))
+        if "period" in errors:  # a bad tag in the address: shown beside the period kind
+            errors.setdefault("kind", []).extend(errors.pop("period"))
+        chosen = stats.Period.year(_default_year(session))
+    try:
+        rows = stats.compute(session, principal, chosen, institution)
+    except ValidationFailed as exc:
+        errors.update(_form_errors(exc))
         institution = None
-        rows = stats.compute(session, principal, year if 1949 < year < 2200 else _default_year(session))
-    return render(request, "transfer/stats.html", _ctx(
-        title=N_("Results-transfer statistics"), rows=rows, year=year, institution=institution or "",
-        chart=_stats_chart(session, principal, rows and int(rows[0]["period"]) or year, institution, rows),
+        rows = stats.compute(session, principal, chosen)
+    if not errors:  # the picker shows the period that was computed
+        quarter = (chosen.start.month - 1) // 3 + 1
+        values = {"kind": chosen.kind, "year": str(chosen.start.year), "q": str(quarter),
+                  "m": str(chosen.start.month), "from": chosen.start.isoformat(), "to": chosen.end.isoformat()}
+    query = _period_query(chosen, institution)
+    response = render(request, "transfer/stats.html", _ctx(
+        title=N_("Results-transfer statistics"), rows=rows, period=chosen, query=query, values=values,
+        institution=institution or "", chart=_stats_chart(session, principal, chosen, institution, rows),
         errors=errors, tto=principal.role is Role.TTO, synthetic=any(r["synthetic"] for r in rows),
-        params=params.as_table()), principal=principal)
+        months=_month_names(), params=params.as_table()), principal=principal)
+    if request.headers.get("HX-Request") and not errors:
+        response.headers["HX-Push-Url"] = f"/transfer/stats?{query}"  # the short, shareable address
+    return response
 
 
 @router.get("/stats.xlsx")
-def stats_xlsx(session: DbSession, principal: StatsReader, year: int, institution: str | None = None):
-    """The indicators of a year as XLSX (the same rows as ``kechuang transfer stats --format xlsx``)."""
-    rows = stats.compute(session, principal, year, (institution or "").strip() or None)
+def stats_xlsx(session: DbSession, principal: StatsReader, year: int | None = None, quarter: str | None = None,
+               month: str | None = None, from_: Annotated[str | None, Query(alias="from")] = None,
+               to: str | None = None, period: str | None = None, institution: str | None = None):
+    """The indicators of a period as XLSX (the same rows as ``kechuang transfer stats --format xlsx``)."""
+    chosen = stats.from_params(year=year, quarter=quarter, month=month, from_=from_, to=to, period=period)
+    rows = stats.compute(session, principal, chosen, (institution or "").strip() or None)
     return Response(stats.to_xlsx(rows), media_type=XLSX_MEDIA,
-                    headers={"Content-Disposition": f'attachment; filename="transfer-stats-{year}.xlsx"'})
+                    headers={"Content-Disposition": f'attachment; filename="transfer-stats-{chosen.slug}.xlsx"'})
 
 
 @router.get("/stats/records")
 def stats_records(request: Request, session: DbSession, principal: StatsReader,
-                  indicator: Annotated[str, Query()], year: Annotated[int, Query()], institution: str | None = None):
-    """Drill-down: the records counted in one indicator for a year and scope (first 200)."""
+                  indicator: Annotated[str, Query()], year: int | None = None, quarter: str | None = None,
+                  month: str | None = None, from_: Annotated[str | None, Query(alias="from")] = None,
+                  to: str | None = None, period: str | None = None, institution: str | None = None):
+    """Drill-down: the records counted in one indicator for the same period and scope (first 200)."""
     institution = (institution or "").strip() or None
-    records = stats.records_behind(session, principal, indicator, year, institution)
-    row = next(r for r in stats.compute(session, principal, year, institution) if r["indicator"] == indicator)
+    chosen = stats.from_params(year=year, quarter=quarter, month=month, from_=from_, to=to, period=period)
+    records = stats.records_behind(session, principal, indicator, chosen, institution)
+    row = next(r for r in stats.compute(session, principal, chosen, institution) if r["indicator"] == indicator)
     org_ids: list[int | None] = []
     for r in records:
         org_ids += [getattr(r, "organisation_id", None), getattr(r, "seller_organisation_id", None),
@@ -1106,5 +1174,6 @@ def stats_records(request: Request, session: DbSession, principal: StatsReader,
     kind = ("application" if indicator == "empowered_results" else
             "transfer" if indicator in ("transfer_amount", "companies_founded", "social_capital") else "contract")
     return render(request, "transfer/stats_records.html", _ctx(
-        title=gettext(row["label"]), row=row, records=records, kind=kind, orgs=orgs, achs=achs, year=year,
-        institution=institution or "", synthetic=row["synthetic"]), principal=principal)
+        title=gettext(row["label"]), row=row, records=records, kind=kind, orgs=orgs, achs=achs, period=chosen,
+        query=_period_query(chosen, institution), institution=institution or "", synthetic=row["synthetic"]),
+        principal=principal)

@@ -132,7 +132,7 @@
                    transferYears: transferYearsOption, transferTypes: transferTypesOption };
   function init() {
     if (!window.echarts) { return; }
-    document.querySelectorAll("[data-chart]").forEach(function (el) {
+    document.querySelectorAll("[data-chart]:not([data-chart-ready])").forEach(function (el) {
       var name = el.getAttribute("data-chart");
       var src = document.getElementById("chart-" + name);
       if (!src || !builders[name]) { return; }
@@ -143,4 +143,6 @@
     });
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+  // Charts inside content swapped in by htmx (e.g. the statistics period picker) are drawn once settled.
+  document.addEventListener("htmx:afterSettle", init);
 })();
