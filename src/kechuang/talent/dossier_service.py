@@ -111,6 +111,7 @@ HOST_RATINGS: dict[str, str] = {"excellent": N_("Excellent"), "good": N_("Good")
 PLACEMENT_ROUNDS: dict[str, tuple[date, date]] = {"2024": (date(2024, 9, 1), date(2025, 6, 30))}
 RELATION_CONFLICTS = ("shareholder", "legal_representative")
 MIN_REASON_CHARS = 10
+PICK_LIMIT = 10  # matches a search-as-you-type picker lists
 MAX_SCORE = Decimal(100)
 
 
@@ -424,6 +425,59 @@ def create_dossier(session: Session, principal: Principal, data: DossierIn,
     audit_log.record(session, principal, "talent.dossier.create", "talent_dossier", obj.id,
                      after={"evaluation_id": ev.id, "kind": obj.kind, "members": [lead, *ids]})
     return obj
+
+
+@dataclass
+class MemberChoice:
+    """A person the candidate may put on a team dossier, with their units today (for the picker)."""
+
+    person: Person
+    units: list[Organisation]
+    colleague: bool
+
+
+def team_member_choices(session: Session, principal: Principal, evaluation_id: int, q: str | None = None, *,
+                        keep: dict[int, str | None] | None = None) -> list[MemberChoice]:
+    """The dossier form's team-member search: colleagues — people affiliated today with the evaluation's unit —
+    whose name or ORCID contains ``q`` (the first ``PICK_LIMIT`` by name), and anyone in the registry whose
+    ORCID iD equals ``q`` (a collaborator elsewhere: finding them needs their public identifier). ``keep``
+    (person id → the ORCID shown for them) re-lists the members already chosen, first: colleagues by id,
+    others only with their matching ORCID, so ids cannot be probed for names. Not the registry's people
+    search: that lets a researcher see only themselves."""
+    require(principal, DOSSIER_WRITE)
+    ev = access_evaluation_by_id(session, principal, evaluation_id)
+    me, on = _person(principal), today()
+    colleagues = select(Affiliation.person_id).where(
+        Affiliation.organisation_id == ev.organisation_id,
+        or_(Affiliation.start_date.is_(None), Affiliation.start_date <= on),
+        or_(Affiliation.end_date.is_(None), Affiliation.end_date >= on))
+    term = (q or "").strip()
+    found: dict[int, Person] = {}
+    kept = keep or {}
+    if kept:
+        rows = session.scalars(select(Person).where(Person.id.in_(kept), Person.id != me))
+        colleague_ids = set(session.scalars(colleagues.where(Affiliation.person_id.in_(kept))))
+        for p in sorted(rows, key=lambda p: list(kept).index(p.id)):
+            if p.id in colleague_ids or (p.orcid and kept.get(p.id) == p.orcid):
+                found[p.id] = p
+    stmt = select(Person).where(Person.id.in_(colleagues), Person.id != me)
+    if term:
+        like = f"%{term}%"
+        stmt = stmt.where(or_(Person.name_zh.ilike(like), Person.name_en.ilike(like), Person.orcid.ilike(like)))
+    for p in session.scalars(stmt.order_by(Person.name_zh, Person.id).limit(PICK_LIMIT)):
+        found.setdefault(p.id, p)
+    if term:
+        from kechuang.core.identifiers import normalize_orcid
+
+        other = session.scalar(select(Person).where(Person.orcid == normalize_orcid(term), Person.id != me))
+        if other is not None:
+            found.setdefault(other.id, other)
+    ids = list(found)
+    units = _current_orgs(session, ids, on)
+    orgs = {o.id: o for o in session.scalars(select(Organisation).where(
+        Organisation.id.in_(set().union(*units.values()) or {-1})))}
+    return [MemberChoice(p, [orgs[o] for o in sorted(units.get(p.id, set())) if o in orgs],
+                         ev.organisation_id in units.get(p.id, set())) for p in found.values()]
 
 
 def _new_code(session: Session, evaluation_id: int) -> str:
@@ -1413,9 +1467,6 @@ def update_practice(session: Session, principal: Principal, practice_id: int, da
                      before={k: v for k, v in before.items() if after[k] != v},
                      after={k: v for k, v in after.items() if before[k] != v})
     return obj
-
-
-PICK_LIMIT = 10
 
 
 def practice_hosts(session: Session, principal: Principal, q: str | None) -> list[Organisation]:

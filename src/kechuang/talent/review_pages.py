@@ -208,13 +208,40 @@ def decide_appeal(request: Request, session: DbSession, principal: Officer, appe
 
 
 # ---------------------------------------------------------------- dossiers (candidates)
+def _chosen_members(form) -> tuple[list[int], dict[int, str], dict[int, str | None], list[FieldError]]:
+    """The team members ticked in the picker (in order), their roles and the ORCIDs shown for them."""
+    ids: list[int] = []
+    errors: list[FieldError] = []
+    for raw in form.getlist("member"):
+        try:
+            pid = int(str(raw))
+        except ValueError:
+            errors.append(FieldError("members", N_("Choose the members from the list."), value=str(raw)))
+            continue
+        if pid not in ids:
+            ids.append(pid)
+    roles = {pid: str(form.get(f"role_{pid}") or "member") for pid in ids}
+    orcids = {pid: (str(form.get(f"orcid_{pid}")) if form.get(f"orcid_{pid}") else None) for pid in ids}
+    return ids, roles, orcids, errors
+
+
+def _dossier_form(request: Request, session, principal: Principal, ev, form=None, *, errors=None,
+                  status_code: int = 200):
+    form = form or {}
+    values = {k: str(form.get(k) or "") for k in ("kind", "field", "plan", "team_name", "contribution", "member_q")}
+    values["kind"] = values["kind"] or "individual"
+    ids, roles, orcids, _ = _chosen_members(form) if hasattr(form, "getlist") else ([], {}, {}, [])
+    choices = svc.team_member_choices(session, principal, ev.id, values["member_q"], keep=orcids) if ev.status == "open" else []
+    return render(request, "talent/dossier_new.html", _ctx(
+        title=N_("New dossier"), ev=ev, errors=errors or {}, values=values, choices=choices, chosen=set(ids),
+        roles=roles, existing=_my_dossier(session, principal, ev.id)), status_code=status_code)
+
+
 @router.get("/dossiers/new")
 def new_dossier(request: Request, session: DbSession, principal: Candidate, evaluation: int):
     """Start a dossier for an open evaluation of the candidate's unit."""
     ev = svc.access_evaluation_by_id(session, principal, evaluation)
-    return render(request, "talent/dossier_new.html", _ctx(title=N_("New dossier"), ev=ev, errors={},
-                                                           values={"kind": "individual"},
-                                                           existing=_my_dossier(session, principal, ev.id)))
+    return _dossier_form(request, session, principal, ev)
 
 
 def _my_dossier(session, principal: Principal, evaluation_id: int):
@@ -223,35 +250,50 @@ def _my_dossier(session, principal: Principal, evaluation_id: int):
                  if d.lead_person_id == principal.person_id), None)
 
 
-@router.post("/dossiers/new")
-def create_dossier(request: Request, session: DbSession, principal: Candidate, evaluation: Annotated[int, Form()],
-                   kind: Annotated[str, Form()] = "individual", field: Annotated[str, Form()] = "",
-                   plan: Annotated[str, Form()] = "", team_name: Annotated[str, Form()] = "",
-                   contribution: Annotated[str, Form()] = "", members: Annotated[str, Form()] = ""):
-    """Create the dossier (team: members as ``person id:role`` separated by commas)."""
-    values = {"kind": kind, "field": field, "plan": plan, "team_name": team_name, "contribution": contribution,
-              "members": members}
+@router.get("/dossiers/people")
+def pick_members(request: Request, session: DbSession, principal: Candidate, evaluation: int):
+    """Team-member picker (htmx partial): colleagues of the evaluation's unit by name or ORCID, a collaborator
+    elsewhere by exact ORCID; the members already ticked stay listed with their roles."""
     ev = svc.access_evaluation_by_id(session, principal, evaluation)
+    form = request.query_params
+    ids, roles, orcids, _ = _chosen_members(form)
+    choices = svc.team_member_choices(session, principal, ev.id, form.get("member_q") or "", keep=orcids)
+    return render(request, "talent/_members_results.html", _ctx(choices=choices, chosen=set(ids), roles=roles))
+
+
+@router.post("/dossiers/new")
+async def create_dossier(request: Request, session: DbSession, principal: Candidate):
+    """Create the dossier (a team: the members ticked in the picker, each with a role); ``action=search``
+    only re-renders the form with the picker's matches."""
+    form = await request.form()
     try:
-        mem = [svc.MemberIn(person_id=principal.person_id or -1, role="lead", contribution=contribution.strip() or None)]
-        for part in (p.strip() for p in members.replace("，", ",").split(",") if p.strip()):
-            pid, _, role = part.partition(":")
-            try:
-                mem.append(svc.MemberIn(person_id=int(pid), role=(role or "member").strip()))
-            except ValueError as exc:
-                raise ValidationFailed(errors=[FieldError("members", N_("Write members as person id:role, e.g. 12:core."),
-                                                          value=part)]) from exc
+        evaluation = int(str(form.get("evaluation") or ""))
+    except ValueError:
+        raise NotFound() from None
+    ev = svc.access_evaluation_by_id(session, principal, evaluation)
+    if form.get("action") == "search":
+        return _dossier_form(request, session, principal, ev, form)
+    ids, roles, _orcids, errors = _chosen_members(form)
+    contribution = str(form.get("contribution") or "").strip()
+    try:
+        if errors:
+            raise ValidationFailed(errors=errors)
+        mem = [svc.MemberIn(person_id=principal.person_id or -1, role="lead", contribution=contribution or None)]
+        mem += [svc.MemberIn(person_id=pid, role=roles[pid]) for pid in ids]
         d = svc.create_dossier(session, principal, svc.DossierIn(
-            evaluation_id=ev.id, kind=kind, team_name=team_name.strip() or None, field=field.strip() or None,
-            plan=plan.strip() or None, members=mem))
+            evaluation_id=ev.id, kind=str(form.get("kind") or "individual"),
+            team_name=str(form.get("team_name") or "").strip() or None,
+            field=str(form.get("field") or "").strip() or None, plan=str(form.get("plan") or "").strip() or None,
+            members=mem))
     except (ValidationFailed, AppError) as exc:
         if isinstance(exc, NotFound):
             raise
+        errs: dict[str, list[str]] = {}
+        for name, reasons in field_errors(exc).items():  # members[i].person_id → the picker
+            errs.setdefault("members" if name.startswith("members") else name, []).extend(reasons)
         # 422 for the fields, 409 (with a link to the dossier) when one exists already or the round is closed
-        return render(request, "talent/dossier_new.html", _ctx(
-            title=N_("New dossier"), ev=ev, errors=field_errors(exc), values=values,
-            existing=_my_dossier(session, principal, ev.id)),
-            status_code=422 if isinstance(exc, ValidationFailed) else exc.status_code)
+        return _dossier_form(request, session, principal, ev, form, errors=errs,
+                             status_code=422 if isinstance(exc, ValidationFailed) else exc.status_code)
     return redirect(f"/talent/dossiers/{d.id}")
 
 
