@@ -141,6 +141,14 @@ def get_job(job_id: int, session: DbSession, principal: Reader) -> dict[str, Any
     return jobs.job_summary(jobs.access_job_by_id(session, principal, job_id))
 
 
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: int, session: DbSession, principal: Runner) -> dict[str, Any]:
+    """Cancel a job (its creator, a reviewer or an operator): a queued job becomes ``cancelled`` and never
+    runs; a running one gets ``cancel_requested_at`` and its worker stops it with no run written. Asking again
+    returns the same state; 409 when the job already succeeded or failed; 404 for a job you cannot see."""
+    return jobs.job_summary(jobs.cancel(session, principal, job_id))
+
+
 @router.post("/models", status_code=201, response_model=ModelRead)
 def register_model(session: DbSession, principal: Publisher, slug: Annotated[str, Form()],
                    version: Annotated[str, Form()], name: Annotated[str, Form()], domain: Annotated[str, Form()],

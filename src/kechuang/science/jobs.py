@@ -10,6 +10,13 @@ never points at a half-written score. A model that raises, returns nothing usabl
 limit gives a failed run (with the error) and a failed job; an error outside the model (e.g. the task was
 withdrawn) fails the job with no run. A job whose worker stopped (no heartbeat for the time limit plus
 two minutes) is marked failed by the next worker.
+
+Cancelling (``cancel``): a queued job becomes ``cancelled`` at once by a conditional update (``status =
+'queued'``), so a worker's claim and a cancel never both win. A running job gets ``cancel_requested_at``
+(conditional on ``status = 'running'``); its worker sees it at the next progress report (phase changes,
+and every half second while the model predicts), stops and marks the job ``cancelled`` without a run. The
+worker's final write is conditional on no cancel having been asked for, so a cancel that arrives while the
+run is being stored still wins and the run is rolled back with the rest of that transaction.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from kechuang.core import audit
 from kechuang.core.auth import SYSTEM, Principal, Role
-from kechuang.core.errors import FieldError, NotFound, ValidationFailed
+from kechuang.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from kechuang.core.i18n import N_
 from kechuang.core.permissions import has, require
 from kechuang.db import session_scope, utcnow
@@ -115,7 +122,53 @@ def job_summary(job: EvaluationJob) -> dict[str, Any]:
     return {"job_id": job.id, "task": job.task_slug, "model": job.model_slug, "seed": job.seed,
             "status": job.status, "progress": round(job.progress or 0.0, 4), "phase": job.phase, "error": job.error,
             "run_id": job.run_id, "time_limit_s": job.time_limit_s, "created_at": job.created_at,
-            "started_at": job.started_at, "finished_at": job.finished_at}
+            "started_at": job.started_at, "finished_at": job.finished_at,
+            "cancel_requested_at": job.cancel_requested_at}
+
+
+class JobAlreadyEnded(Conflict):
+    """A cancel for a job that had already succeeded or failed."""
+
+    default_message = N_("This job has already ended; there is nothing to cancel.")
+
+
+_ENDED = {"succeeded": N_("This job already finished successfully; there is nothing to cancel."),
+          "failed": N_("This job already failed; there is nothing to cancel.")}
+
+
+def can_cancel(principal: Principal, job: EvaluationJob) -> bool:
+    """The job's creator, a reviewer (commission) or an operator may cancel it; the creator's colleagues
+    may only watch it."""
+    if principal.role is Role.SYSTEM or has(principal, service.REVIEW):
+        return True
+    return principal.user_id is not None and job.created_by_user_id == principal.user_id and has(principal, service.RUN)
+
+
+def cancel(session: Session, principal: Principal, job_id: int) -> EvaluationJob:
+    """Cancel a job: a queued one is ``cancelled`` and never runs; a running one is asked to stop (its worker
+    ends it ``cancelled`` with no run). Asking again changes nothing; a job that already succeeded or failed
+    is a conflict. NotFound for a job the principal cannot see."""
+    job = access_job_by_id(session, principal, job_id)
+    if not can_cancel(principal, job):
+        raise PermissionDenied(N_("Only the job's creator or a reviewer may cancel it."))
+    now = utcnow()
+    base = update(EvaluationJob).where(EvaluationJob.id == job.id).execution_options(synchronize_session=False)
+    before = "queued"
+    res = session.execute(base.where(EvaluationJob.status == "queued")
+                          .values(status="cancelled", cancel_requested_at=now, cancelled_by_user_id=principal.user_id,
+                                  finished_at=now))
+    if res.rowcount != 1:  # claimed meanwhile, or already ended
+        before = "running"
+        res = session.execute(base.where(EvaluationJob.status == "running", EvaluationJob.cancel_requested_at.is_(None))
+                              .values(cancel_requested_at=now, cancelled_by_user_id=principal.user_id))
+    session.refresh(job)
+    if res.rowcount == 1:
+        audit.record(session, principal, "science.job.cancel", "evaluation_job", job.id, before={"status": before},
+                     after={"status": job.status, "cancel_requested_at": now.isoformat()})
+        return job
+    if job.status == "cancelled" or job.cancel_requested_at is not None:  # asked before: nothing more to do
+        return job
+    raise JobAlreadyEnded(_ENDED.get(job.status))
 
 
 def claim_next(session: Session, worker: str | None = None) -> EvaluationJob | None:
@@ -146,8 +199,13 @@ def reap_stale(session: Session, now=None) -> int:
         if beat.tzinfo is None:
             beat = beat.replace(tzinfo=now.tzinfo)
         if now - beat > timedelta(seconds=job.time_limit_s + STALE_GRACE_S):
-            job.status, job.error, job.finished_at = "failed", "the worker stopped before the run finished", now
             n += 1
+            if job.cancel_requested_at is not None:  # it was asked to stop anyway
+                job.status, job.finished_at = "cancelled", now
+                audit.record(session, SYSTEM, "science.job.cancelled", "evaluation_job", job.id,
+                             after={"reason": "stale", "run_written": False})
+                continue
+            job.status, job.error, job.finished_at = "failed", "the worker stopped before the run finished", now
             audit.record(session, SYSTEM, "science.job.fail", "evaluation_job", job.id, after={"reason": "stale"})
     session.flush()
     return n
@@ -157,7 +215,8 @@ def reap_stale(session: Session, now=None) -> int:
 
 
 class _Progress:
-    """Commits (phase, fraction) to the job row, at most every ``every`` seconds unless the phase changes."""
+    """Commits (phase, fraction) and a heartbeat to the job row, at most every ``every`` seconds unless the
+    phase changes, and raises ``service.RunCancelled`` once a cancel was asked for."""
 
     def __init__(self, scope: Scope, job_id: int, every: float = 0.5):
         self.scope, self.job_id, self.every = scope, job_id, every
@@ -168,13 +227,35 @@ class _Progress:
         if phase == self.last_phase and now - self.last_t < self.every:
             return
         self.last_t, self.last_phase = now, phase
+        cancelled = False
         try:
             with self.scope() as s:
-                s.execute(update(EvaluationJob).where(EvaluationJob.id == self.job_id, EvaluationJob.status == "running")
-                          .values(phase=phase, progress=max(0.0, min(1.0, fraction)), heartbeat_at=utcnow())
-                          .execution_options(synchronize_session=False))
+                res = s.execute(update(EvaluationJob).where(EvaluationJob.id == self.job_id,
+                                                            EvaluationJob.status == "running",
+                                                            EvaluationJob.cancel_requested_at.is_(None))
+                                .values(phase=phase, progress=max(0.0, min(1.0, fraction)), heartbeat_at=utcnow())
+                                .execution_options(synchronize_session=False))
+                if res.rowcount != 1:
+                    cancelled = _cancel_requested(s, self.job_id)
         except Exception:  # progress is best effort; the run goes on
             log.warning("science job %s: progress not recorded", self.job_id, exc_info=True)
+        if cancelled:
+            raise service.RunCancelled(f"job {self.job_id} was cancelled")
+
+
+def _cancel_requested(session: Session, job_id: int) -> bool:
+    return session.scalar(select(EvaluationJob.cancel_requested_at).where(EvaluationJob.id == job_id)) is not None
+
+
+def _mark_cancelled(scope: Scope, job_id: int) -> EvaluationJob:
+    """The worker stopped a job whose cancel was asked for: ``cancelled``, no run."""
+    with scope() as s:
+        s.execute(update(EvaluationJob).where(EvaluationJob.id == job_id, EvaluationJob.status == "running")
+                  .values(status="cancelled", finished_at=utcnow()).execution_options(synchronize_session=False))
+        audit.record(s, SYSTEM, "science.job.cancelled", "evaluation_job", job_id, after={"run_written": False})
+        job = s.get(EvaluationJob, job_id)
+        s.refresh(job)
+        return job
 
 
 def execute(job_id: int, scope: Scope = session_scope) -> EvaluationJob | None:
@@ -191,15 +272,25 @@ def execute(job_id: int, scope: Scope = session_scope) -> EvaluationJob | None:
         with scope() as s:
             r = service.run(s, SYSTEM, task_slug, model_slug, seed=seed, time_limit_s=limit, progress=progress)
             r.created_by_user_id = creator
-            job = s.get(EvaluationJob, job_id)
-            job.run_id = r.id
-            job.status = "succeeded" if r.status == "ok" else "failed"
-            job.error = r.error
-            job.progress, job.phase, job.finished_at = 1.0, "done", utcnow()
             s.flush()
+            status = "succeeded" if r.status == "ok" else "failed"
+            # conditional: a cancel asked for while the run was being stored wins (this transaction rolls back)
+            res = s.execute(update(EvaluationJob).where(EvaluationJob.id == job_id, EvaluationJob.status == "running",
+                                                        EvaluationJob.cancel_requested_at.is_(None))
+                            .values(run_id=r.id, status=status, error=r.error, progress=1.0, phase="done",
+                                    finished_at=utcnow())
+                            .execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                if _cancel_requested(s, job_id):
+                    raise service.RunCancelled(f"job {job_id} was cancelled while its run was stored")
+                raise RuntimeError("the job was ended by someone else while it ran")
             audit.record(s, SYSTEM, "science.job.finish", "evaluation_job", job_id,
-                         after={"status": job.status, "run_id": r.id})
+                         after={"status": status, "run_id": r.id})
+            job = s.get(EvaluationJob, job_id)
+            s.refresh(job)
         return job
+    except service.RunCancelled:  # nothing of the run was written
+        return _mark_cancelled(scope, job_id)
     except Exception as exc:  # nothing of the run was written; the job says why
         log.exception("science job %s failed outside the model", job_id)
         with scope() as s:

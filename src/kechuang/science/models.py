@@ -19,7 +19,7 @@ CROSS_BORDER_DECISIONS = ("approved", "rejected")
 MODEL_DOMAINS = ("weather", "life", "matter", "general")
 ADAPTER_KINDS = ("python", "openai", "onnx", "predictions")
 RUN_STATUSES = ("ok", "failed")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 class Dataset(Base):
@@ -192,7 +192,9 @@ class EvaluationRun(Base):
 
 class EvaluationJob(Base):
     """A run waiting for, or executed by, a background worker: queued → running → succeeded | failed, with
-    progress (0–1) and the error. The run itself is written once at the end (``run_id``)."""
+    progress (0–1) and the error. The run itself is written once at the end (``run_id``). Cancelling a queued
+    job makes it ``cancelled`` at once; a running one keeps running until its worker sees
+    ``cancel_requested_at`` and stops (``cancelled``, no run)."""
 
     __tablename__ = "evaluation_job"
     __table_args__ = (Index("ix_evaluation_job_status_id", "status", "id"),)
@@ -202,7 +204,7 @@ class EvaluationJob(Base):
     model_slug: Mapped[str] = mapped_column(String(120))
     seed: Mapped[int] = mapped_column(default=0)
     time_limit_s: Mapped[float] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|succeeded|failed|cancelled
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     phase: Mapped[str | None] = mapped_column(String(32))  # load | predict | score | store
     error: Mapped[str | None] = mapped_column(Text)
@@ -214,3 +216,5 @@ class EvaluationJob(Base):
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    cancelled_by_user_id: Mapped[int | None]

@@ -196,17 +196,41 @@ def queue_job(task_id: str, session: DbSession, principal: Runner, model: Annota
 
 @router.get("/science/jobs/{job_id}")
 def job_page(job_id: int, request: Request, session: DbSession, principal: Reader):
-    """A background run: status and progress, refreshed by htmx until it ends."""
+    """A background run: status and progress, refreshed by htmx until it ends; a cancel button for its
+    creator or a reviewer while it is queued or running."""
     job = jobs.access_job_by_id(session, principal, job_id)
-    return render(request, "science/job.html", {"title": gettext("Job {id}", id=job_id), "active_nav": "science",
-                                                "job": job})
+    return _job_page(request, job, principal)
+
+
+def _job_page(request: Request, job, principal: Principal, message: str | None = None, status_code: int = 200):
+    return render(request, "science/job.html", {"title": gettext("Job {id}", id=job.id), "active_nav": "science",
+                                                "job": job, "can_cancel": jobs.can_cancel(principal, job),
+                                                "message": message}, status_code=status_code)
 
 
 @router.get("/science/jobs/{job_id}/status")
 def job_status(job_id: int, request: Request, session: DbSession, principal: Reader):
-    """The job's status fragment (htmx polling; stops polling once the job has ended)."""
+    """The job's status fragment (htmx polling; stops polling once the job has ended, and then removes the
+    cancel button)."""
     job = jobs.access_job_by_id(session, principal, job_id)
-    return render(request, "science/_job_status.html", {"job": job})
+    return render(request, "science/_job_status.html", {"job": job, "fragment": True})
+
+
+@router.post("/science/jobs/{job_id}/cancel")
+def job_cancel(job_id: int, request: Request, session: DbSession, principal: Runner):
+    """Cancel the job. htmx gets the actions block (and the status, out of band); without JavaScript the job
+    page again. A job that ended before the cancel arrived answers 409 with the reason beside the status."""
+    message, code = None, 200
+    try:
+        job = jobs.cancel(session, principal, job_id)
+    except jobs.JobAlreadyEnded as exc:
+        job, message, code = jobs.access_job_by_id(session, principal, job_id), exc.render_message(), 409
+    if request.headers.get("HX-Request"):  # htmx swaps 2xx answers only: the conflict is shown as a message
+        return render(request, "science/_job_actions.html", {"job": job, "can_cancel": jobs.can_cancel(principal, job),
+                                                             "message": message, "with_status": True})
+    if message:
+        return _job_page(request, job, principal, message, code)
+    return RedirectResponse(f"/science/jobs/{job_id}", status_code=303)
 
 
 @router.get("/science/models")

@@ -442,10 +442,16 @@ class RunTimeLimit(Exception):
     """The model did not answer within the run's time limit."""
 
 
+class RunCancelled(Exception):
+    """Raised by a ``progress`` callback when the run's job was cancelled: ``run`` stores nothing and
+    re-raises (a cancelled run is not a failed run)."""
+
+
 def _predict_within(model: ScienceModel, task: Task, data, limit_s: float, progress=None) -> np.ndarray:
     """``_predict`` in a daemon thread; past ``limit_s`` the run fails (the thread is abandoned, not joined,
     so a stuck model cannot hold the process). The model thread only notes its progress; ``progress`` is
-    called from the calling thread (which owns the database session) while it waits."""
+    called from the calling thread (which owns the database session) every quarter second while it waits,
+    so it can beat a heartbeat and raise ``RunCancelled``."""
     import threading
 
     box: dict[str, Any] = {}
@@ -459,12 +465,10 @@ def _predict_within(model: ScienceModel, task: Task, data, limit_s: float, progr
     worker = threading.Thread(target=target, daemon=True, name=f"science-run-{model.slug}")
     worker.start()
     deadline = time.monotonic() + limit_s
-    seen = None
     while worker.is_alive() and (left := deadline - time.monotonic()) > 0:
         worker.join(min(0.25, left) if progress is not None else left)
-        if progress is not None and box.get("fraction") != seen:
-            seen = box.get("fraction")
-            progress(seen)
+        if progress is not None:
+            progress(box.get("fraction") or 0.0)
     if worker.is_alive():
         raise RunTimeLimit(f"time limit of {limit_s:g} s exceeded")
     if "error" in box:
@@ -477,7 +481,7 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
         progress=None) -> EvaluationRun:
     """Run ``model`` on ``task``'s evaluation split and store one run (ok with scores, or failed with the
     error) in a single flush at the end — never a half-written score. ``progress(phase, fraction)``, when
-    given, hears load, predict (0.1–0.8), score and store."""
+    given, hears load, predict (0.1–0.8), score and store; when it raises ``RunCancelled`` nothing is stored."""
 
     def report(phase: str, fraction: float) -> None:
         if progress is not None:
@@ -510,6 +514,8 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
         timings["score_s"] = round(time.perf_counter() - t2, 4)
         if not ev.ok:
             status, error = "failed", ev.error
+    except RunCancelled:
+        raise
     except Exception as exc:  # a failing model marks its run failed; the platform keeps going
         status, error = "failed", f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=3)
     report("store", 0.95)
