@@ -297,7 +297,8 @@ def test_page_period_picker_drill_down_and_export(session, client_as):
     assert 'id="stats-main"' in hx.text and 'value="2024-02-10"' in hx.text
     # a month in Chinese
     zh = c.get("/transfer/stats", params={"kind": "month", "year": "2024", "m": "7"}).text
-    assert "期间 2024-07" in zh or "2024-07" in zh
+    assert "<strong>期间 2024-07</strong>" in zh and "对比 2023-07" in zh
+    assert '<option value="7" selected>七月</option>' in zh and "上年同期（2023-07）" in zh
     # drill-down for the same period, with the way back keeping it
     rec = c.get("/transfer/stats/records", params={"indicator": "contract_turnover", "period": "2024Q3"})
     assert rec.status_code == 200
