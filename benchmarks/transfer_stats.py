@@ -6,8 +6,10 @@ technology contracts and 100,000 achievements, on SQLite and PostgreSQL.
 Synthetic rows (``is_synthetic``) are bulk-inserted into a scratch database built by the migrations (SQLite:
 a temporary file; PostgreSQL: ``KECHUANG_BENCH_POSTGRES_URL``, default
 postgresql+psycopg://postgres@127.0.0.1:5433/postgres, a scratch database created and dropped). Then
-``stats.compute`` runs for one year over all institutions and for one institution; each is timed cold (first
-run) and warm (best of three). The figures are checked against totals computed while generating the rows.
+``stats.compute`` runs for one year over all institutions and for one institution, then for a quarter and for
+a date range across a year boundary (each compared with the same days one year earlier, so the query reads
+two disjoint date ranges); each is timed cold (first run) and warm (best of three). The figures are checked
+against totals computed while generating the rows.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from kechuang.transfer.models import (
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5433/postgres"
 YEAR = 2024
+# Other periods timed and checked: a quarter and a range across a year boundary (tags as in ``stats``).
+PERIODS = {"quarter": stats.Period.quarter(YEAR, 3),
+           "range": stats.from_params(from_=f"{YEAR - 1}-11-15", to=f"{YEAR}-05-31")}
 INSTITUTION_KINDS = ("university", "research_institute", "new_rd_institution", "hospital")
 CATEGORIES = ("development_commissioned", "development_cooperative", "transfer", "licence", "consulting", "service")
 
@@ -68,6 +73,8 @@ def generate(n_contracts: int, n_achievements: int, seed: int = 11) -> dict[str,
     start = date(YEAR - 2, 1, 1)
     contracts = []
     expected = {"turnover": 0, "technical": 0, "previous": 0}
+    for key in PERIODS:
+        expected[f"{key}_turnover"] = expected[f"{key}_previous"] = 0
     for i in range(n_contracts):
         seller = 1 + rng.randrange(n_inst) if i % 3 else n_inst + 1 + rng.randrange(n_ent)
         total = rng.randint(10_000_00, 50_000_000_00)
@@ -84,6 +91,11 @@ def generate(n_contracts: int, n_achievements: int, seed: int = 11) -> dict[str,
             expected["technical"] += total - non_tech
         elif registered and registered.year == YEAR - 1:
             expected["previous"] += total
+        for key, p in PERIODS.items():
+            if registered and p.start <= registered <= p.end:
+                expected[f"{key}_turnover"] += total
+            if registered and p.previous.start <= registered <= p.previous.end:
+                expected[f"{key}_previous"] += total
     transfers, applications = [], []
     modes = ("assignment", "licence", "equity", "self_implementation")
     for i in range(n_achievements // 5):
@@ -191,14 +203,14 @@ def load(engine: Engine, data: dict[str, list[dict]]) -> float:
     return time.perf_counter() - t0
 
 
-def timed(engine: Engine, institution: str | None) -> tuple[float, float, list[dict]]:
+def timed(engine: Engine, institution: str | None, period: int | stats.Period = YEAR) -> tuple[float, float, list[dict]]:
     """Cold time, best warm time of three, and the result."""
     times = []
     rows: list[dict] = []
     for _ in range(4):
         t0 = time.perf_counter()
         with session_scope(engine) as s:
-            rows = stats.compute(s, SYSTEM, YEAR, institution)
+            rows = stats.compute(s, SYSTEM, period, institution)
         times.append(time.perf_counter() - t0)
     return times[0], min(times[1:]), rows
 
@@ -223,6 +235,16 @@ def run(url: str, label: str, data: dict[str, list[dict]]) -> None:
     code = data["organisation"][0]["credit_code"]
     cold, warm, rows = timed(engine, code)
     print(f"{label}: stats {YEAR}, one institution: cold {cold * 1000:.0f} ms, warm {warm * 1000:.0f} ms")
+    for key, period in PERIODS.items():
+        cold, warm, rows = timed(engine, None, period)
+        t = next(r for r in rows if r["indicator"] == "contract_turnover")
+        assert (t["value"], t["previous"]) == (exp[f"{key}_turnover"], exp[f"{key}_previous"]), (t, exp)
+        n_in = next(r for r in rows if r["indicator"] == "contracts_registered")["value"]
+        print(f"{label}: stats {period.label} (vs {t['previous_period']}), all institutions: cold {cold * 1000:.0f} ms, "
+              f"warm {warm * 1000:.0f} ms ({n_in:,} contracts, turnover {t['value'] / 1e10:.2f} 亿元, yoy {t['yoy']}; "
+              f"checked)")
+        cold, warm, rows = timed(engine, code, period)
+        print(f"{label}: stats {period.label}, one institution: cold {cold * 1000:.0f} ms, warm {warm * 1000:.0f} ms")
     engine.dispose()
 
 
