@@ -43,7 +43,7 @@ def suite_leaderboard(session: Session, principal: Principal, suite: str) -> dic
         task = session.scalar(select(EvaluationTask).where(EvaluationTask.slug == slug)
                               .order_by(EvaluationTask.id.desc()).limit(1))
         rows = [{k: r[k] for k in ("rank", "model", "model_version", "is_baseline", "headline", "ci", "n_items",
-                                   "n_nonfinite", "n_exploding", "failed_runs", "run_id")}
+                                   "n_nonfinite", "n_exploding", "failed_runs", "run_id", "regridded")}
                 | {"adapter": adapters.get(r["model"])} for r in board["rows"]]
         tasks.append({"task": slug, "task_version": board["task_version"], "title": task.title,
                       "headline_metric": board["headline_metric"], "higher_is_better": board["higher_is_better"],

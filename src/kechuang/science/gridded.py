@@ -8,6 +8,14 @@ with dims ``(init_time, lead_time, lat, lon)``. WeatherBench-2 names are accepte
 ``units`` attribute (``days`` or ``hours``); ``lat`` may run north to south and ``lon`` may be given in
 [-180, 180): both are reordered. Every variable must carry a ``units`` attribute equal to the task's.
 Non-finite values are kept (the scorer counts them).
+
+A forecast on another global lat/lon grid (regular, or at least rectilinear: 1-D, strictly monotonic
+coordinates) is regridded to the task's grid by bilinear interpolation with xarray's ``interp`` (SciPy),
+longitude periodic across the dateline; task rows poleward of the forecast's outermost row (less than one
+forecast row spacing away) take that row's values. WeatherBench 2 regrids conservatively (area-weighted),
+which preserves area means and treats fine structure differently, so scores on regridded input are not
+WB2's scores: the reader reports what it did (``info["regridded"]``) and the run carries that mark. A
+regional grid is refused, naming the coordinate and the range it covers.
 """
 
 from __future__ import annotations
@@ -132,9 +140,57 @@ def _match(name: str, have: np.ndarray, want: np.ndarray, tol: float) -> np.ndar
     return idx
 
 
-def read_forecast(path: Path, spec: GridSpec, fmt: str | None = None) -> np.ndarray:
+def _axis(name: str, values) -> np.ndarray:
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.ndim != 1 or len(vals) < 2 or not np.isfinite(vals).all():
+        raise ForecastFileError(name, "needs a one-dimensional coordinate of at least two finite values")
+    return vals
+
+
+def _regrid(ds, variables: tuple[str, ...], spec: GridSpec, lat: np.ndarray, lon: np.ndarray) -> tuple[object, dict]:
+    """``ds`` (dims init_time, lead_time, lat, lon) interpolated bilinearly to ``spec``'s grid, and what was
+    done. Refuses grids that are not global or not rectilinear."""
+    import xarray as xr
+
+    lat, lon = _axis("lat", lat), _axis("lon", lon)
+    if lat.min() < -90.001 or lat.max() > 90.001:
+        raise ForecastFileError("lat", "values must lie within -90..90")
+    if len(np.unique(lat)) != len(lat):
+        raise ForecastFileError("lat", "has repeated values")
+    _, keep = np.unique(np.round(lon, 6), return_index=True)  # e.g. both 0 and 360: the same meridian once
+    src = ds[list(variables)].assign_coords(lat=lat, lon=lon).isel(lon=np.sort(keep)).sortby(["lat", "lon"])
+    slat, slon = src["lat"].values, src["lon"].values
+    gaps = np.diff(np.concatenate([slon, [slon[0] + 360.0]]))
+    if gaps.max() > 2.0 * np.median(gaps) + 1e-6:
+        raise ForecastFileError("lon", f"covers {slon[0]:g}..{slon[-1]:g} only; the task's grid is global "
+                                       "(regrid to a global grid first)")
+    want_lat, want_lon = np.asarray(spec.lat, dtype=np.float64), np.mod(np.asarray(spec.lon, dtype=np.float64), 360.0)
+    dlat = np.diff(slat)
+    if want_lat.min() < slat[0] - dlat[0] - 1e-6 or want_lat.max() > slat[-1] + dlat[-1] + 1e-6:
+        raise ForecastFileError("lat", f"covers {slat[0]:g}..{slat[-1]:g} only; the task's grid reaches "
+                                       f"{want_lat.min():g}..{want_lat.max():g}")
+    # pole rows: the outermost row repeated at ±90 (constant towards the pole), then the dateline wrap
+    if slat[0] > -90.0:
+        src = xr.concat([src.isel(lat=[0]).assign_coords(lat=[-90.0]), src], dim="lat")
+    if slat[-1] < 90.0:
+        src = xr.concat([src, src.isel(lat=[-1]).assign_coords(lat=[90.0])], dim="lat")
+    src = xr.concat([src.isel(lon=[-1]).assign_coords(lon=[slon[-1] - 360.0]), src,
+                                       src.isel(lon=[0]).assign_coords(lon=[slon[0] + 360.0])], dim="lon")
+    out = src.astype(np.float64).interp(lat=want_lat, lon=want_lon, method="linear")
+    regular = bool(np.allclose(dlat, dlat[0], atol=1e-6) and np.allclose(gaps, gaps[0], atol=1e-6))
+    info = {"method": "bilinear (xarray interp, linear in lat and lon, lon periodic)",
+            "source_grid": f"{len(slat)}×{len(slon)}" + (f" ({abs(dlat[0]):g}°×{gaps[0]:g}°)" if regular else
+                                                        " (rectilinear)"),
+            "target_grid": f"{len(want_lat)}×{len(want_lon)}",
+            "note": "WeatherBench 2 regrids conservatively; scores on bilinearly regridded input differ from WB2's"}
+    return out, info
+
+
+def read_forecast(path: Path, spec: GridSpec, fmt: str | None = None, info: dict | None = None) -> np.ndarray:
     """The forecast in ``spec.shape`` (float64), after checking dims, coordinates and units. Extra
-    initialisations, leads or variables are ignored; anything missing raises ``ForecastFileError``."""
+    initialisations, leads or variables are ignored; anything missing raises ``ForecastFileError``. A
+    forecast on another global lat/lon grid is regridded bilinearly to the task's (see the module
+    docstring); ``info``, when given, receives ``{"regridded": {...}}`` then."""
     ds = _rename_dims(open_dataset(path, fmt))
     try:
         missing = [v for v in spec.variables if v not in ds.data_vars]
@@ -158,17 +214,23 @@ def read_forecast(path: Path, spec: GridSpec, fmt: str | None = None) -> np.ndar
         i_lead = _match("lead_time", _lead_days(ds["lead_time"]), np.asarray(spec.lead_days, dtype=np.float64), 1e-3)
         lat = np.asarray(ds["lat"].values, dtype=np.float64)
         lon = np.mod(np.asarray(ds["lon"].values, dtype=np.float64), 360.0)
-        if len(lat) != len(spec.lat) or len(lon) != len(spec.lon):
-            raise ForecastFileError("lat" if len(lat) != len(spec.lat) else "lon",
-                                    f"grid is {len(lat)}×{len(lon)}, expected {len(spec.lat)}×{len(spec.lon)} "
-                                    "(regrid to the task's grid first)")
-        i_lat = _match("lat", lat, np.asarray(spec.lat), 1e-3)
-        i_lon = _match("lon", lon, np.mod(np.asarray(spec.lon), 360.0), 1e-3)
+        for v in spec.variables:
+            if ds[v].dtype.kind not in "fiu":
+                raise ForecastFileError(v, f"values must be numeric, got {ds[v].dtype}")
+        data = ds
+        try:  # the task's grid points are all in the file: take them as they are
+            i_lat = _match("lat", lat, np.asarray(spec.lat), 1e-3)
+            i_lon = _match("lon", lon, np.mod(np.asarray(spec.lon), 360.0), 1e-3)
+        except ForecastFileError:  # another grid: bilinear regridding
+            sub = ds[list(spec.variables)].isel(init_time=i_init, lead_time=i_lead)
+            data, done = _regrid(sub.transpose("init_time", "lead_time", "lat", "lon"), spec.variables, spec, lat, lon)
+            if info is not None:
+                info["regridded"] = done
+            i_init, i_lead = np.arange(len(spec.init_times)), np.arange(len(spec.lead_days))
+            i_lat, i_lon = np.arange(len(spec.lat)), np.arange(len(spec.lon))
         out = np.empty(spec.shape, dtype=np.float64)
         for k, v in enumerate(spec.variables):
-            arr = ds[v].transpose("init_time", "lead_time", "lat", "lon").values
-            if arr.dtype.kind not in "fiu":
-                raise ForecastFileError(v, f"values must be numeric, got {arr.dtype}")
+            arr = data[v].transpose("init_time", "lead_time", "lat", "lon").values
             out[:, :, k] = arr[np.ix_(i_init, i_lead, i_lat, i_lon)]
         return out
     finally:

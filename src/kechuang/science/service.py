@@ -543,13 +543,20 @@ def run(session: Session, principal: Principal, task_slug: str, model_slug: str,
                       environment=_environment(), seed=seed, input_hash=_digest(data.inputs),
                       predictions=stored, predictions_path=stored_path, predictions_hash=preds_hash,
                       timings={**timings, "total_s": round(time.perf_counter() - t0, 4)},
-                      details=_details(ev.details) if ev and ev.details else None,
+                      details=_details(details) if (details := {**((ev.details or {}) if ev else {}),
+                                                                **_input_marks(model)}) else None,
                       created_by_user_id=principal.user_id, started_at=started, finished_at=utcnow())
     session.add(r)
     session.flush()
     audit.record(session, principal, "science.run.create", "evaluation_run", r.id,
                  after={"task": task_slug, "model": model_slug, "status": status, "scores": r.scores})
     return r
+
+
+def _input_marks(model: ScienceModel) -> dict[str, Any]:
+    """What a run must say about its input: a forecast regridded from another grid (``regridded``)."""
+    cfg = model.adapter_config or {}
+    return {"regridded": cfg["regridded"]} if model.adapter == "predictions" and cfg.get("regridded") else {}
 
 
 def _details(d: dict[str, Any]) -> dict[str, Any]:
@@ -598,7 +605,7 @@ def leaderboard(session: Session, principal: Principal, task_slug: str) -> dict[
                      "headline": r.scores.get(task.headline_metric), "ci": r.ci.get(task.headline_metric),
                      "scores": r.scores, "n_items": r.n_items, "n_nonfinite": r.n_nonfinite,
                      "n_exploding": r.n_exploding, "failed_runs": failed.get(slug, 0), "run_id": r.id,
-                     "environment": r.environment})
+                     "environment": r.environment, "regridded": bool((r.details or {}).get("regridded"))})
     sign = -1 if task.higher_is_better else 1
     rows.sort(key=lambda x: (x["headline"] is None, sign * (x["headline"] or 0)))
     for i, row in enumerate(rows, 1):

@@ -170,8 +170,9 @@ def _store_predictions(file: Path, task_slug: str) -> tuple[Path, str, int, dict
         reader = gridded.READERS.get(task.id)
         if reader is None:
             raise ValidationFailed(errors=[FieldError("file", N_("This task takes a JSON file of predictions."))])
+        info: dict[str, Any] = {}
         try:
-            arr = reader(task, file, fmt)
+            arr = reader(task, file, fmt, info)
         except gridded.ForecastFileError as exc:
             raise ValidationFailed(errors=[FieldError("file", N_("The forecast file does not fit the task: {problem}"),
                                                       {"problem": f"{exc.field}: {exc.problem}"})]) from exc
@@ -182,7 +183,7 @@ def _store_predictions(file: Path, task_slug: str) -> tuple[Path, str, int, dict
         import numpy as np
 
         return path, digest, size, {"path": str(path), "format": fmt,
-                                    "nonfinite_values": int((~np.isfinite(arr)).sum())}
+                                    "nonfinite_values": int((~np.isfinite(arr)).sum()), **info}
     try:
         values = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -225,9 +225,10 @@ def score(task: Task, data: TaskData, pred: np.ndarray, seed: int = 0) -> Evalua
     return ev
 
 
-def read_file(task: Task, path: Path, fmt: str | None = None) -> np.ndarray:
-    """An uploaded forecast file (NetCDF or Zarr) as an array in the scoring layout."""
-    return gridded.read_forecast(path, grid_spec(task.split), fmt)
+def read_file(task: Task, path: Path, fmt: str | None = None, info: dict | None = None) -> np.ndarray:
+    """An uploaded forecast file (NetCDF or Zarr) as an array in the scoring layout (regridded bilinearly
+    from another global grid; ``info`` then says so)."""
+    return gridded.read_forecast(path, grid_spec(task.split), fmt, info)
 
 
 TASK = Task(
