@@ -239,3 +239,12 @@ def test_split_from_file_name():
     assert [uploads.split_of(n) for n in ("train.csv", "qm9_test.csv", "validation-part1.csv", "dev.tsv", "data.csv",
                                           "train_test.csv", "contest.csv")] == [
         "train", "test", "valid", "valid", None, None, None]
+
+
+def test_file_names_are_reduced_to_a_base_name(session, client_as, _store):
+    c = client_as(OWNER)
+    res = _post(c, _form(), [("files", ("../../etc/train.csv", TRAIN, "text/csv")), ("files", ("..", TEST, "text/csv"))])
+    assert res.status_code == 303, res.text[:2000]
+    ds = service.access_dataset_by_id(session, OWNER, int(res.headers["location"].split("/")[-1].split("?")[0]))
+    assert sorted(f.name for f in ds.files) == ["file-2", "train.csv"]
+    assert all(Path(f.path).parent.parent == _store for f in ds.files)

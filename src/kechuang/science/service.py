@@ -122,11 +122,12 @@ def create_dataset(session: Session, principal: Principal, meta: dict[str, Any],
         for i, f in enumerate(files):
             src = Path(f["path"]).resolve()
             name = f.get("name") or src.name
-            staged = staging / str(i) / Path(name).name
+            base = Path(name).name if Path(name).name not in ("", ".", "..") else "file"
+            staged = staging / str(i) / base
             staged.parent.mkdir()
             shutil.copyfile(src, staged)
             actual = quality.sha256_file(staged)
-            stored = FILES_DIR / actual / Path(name).name  # content-addressed copy owned by the platform
+            stored = FILES_DIR / actual / base  # content-addressed copy owned by the platform
             moves.append((staged, stored))
             checked.append({**f, "name": name, "path": str(staged)})
             ds.files.append(DatasetFile(name=name, path=str(stored), media_type=f.get("media_type"),

@@ -284,7 +284,8 @@ def spooled_many(uploads: list | None, field: str = "files") -> Iterator[list[tu
     with tempfile.TemporaryDirectory(prefix="kechuang-upload-") as tmp:
         out: list[tuple[str, Path]] = []
         for i, up in enumerate(u for u in uploads or [] if getattr(u, "filename", None)):
-            name = Path(str(up.filename).replace("\\", "/")).name.strip() or f"file-{i + 1}"  # browsers may send a path
+            name = Path(str(up.filename).replace("\\", "/")).name.strip()  # browsers may send a path
+            name = name if name not in ("", ".", "..") else f"file-{i + 1}"
             path = Path(tmp) / str(i) / name
             path.parent.mkdir()
             _copy_limited(up, path, FieldError(field, N_("{name} is larger than {mb} MB."), {"name": name, "mb": _mb()},
