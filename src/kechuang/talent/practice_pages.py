@@ -22,7 +22,7 @@ from kechuang.registry import service as registry_service
 from kechuang.registry.models import Organisation, Person
 from kechuang.talent import dossier_service as svc
 from kechuang.talent.models import PracticeRecord
-from kechuang.web.pageutil import field_errors, pages_router, redirect
+from kechuang.web.pageutil import field_errors, form_date, pages_router, redirect
 from kechuang.web.templating import format_date, render
 
 router = pages_router()
@@ -153,16 +153,7 @@ def new_practice(request: Request, session: DbSession, principal: PracticeOffice
 
 
 def _date(values: dict[str, str], name: str, errors: list[FieldError], required: bool = True) -> date | None:
-    text = (values.get(name) or "").strip()
-    if not text:
-        if required:
-            errors.append(FieldError(name, N_("This field is required.")))
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(FieldError(name, N_("Enter a date as YYYY-MM-DD."), value=text))
-        return None
+    return form_date(values.get(name), name, errors, required)
 
 
 @router.post("/practice/new")

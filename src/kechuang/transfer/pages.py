@@ -41,7 +41,7 @@ from kechuang.transfer.schemas import (
     TransferEvidence,
     ValuationIn,
 )
-from kechuang.web.pageutil import field_errors, pages_router, redirect
+from kechuang.web.pageutil import field_errors, form_date, pages_router, redirect
 from kechuang.web.templating import NavItem, format_date, format_money, org_name, register_nav, render
 
 router = pages_router(prefix="/transfer")
@@ -90,19 +90,6 @@ def _fen(value: str | None, name: str, errors: list[FieldError], required: bool 
         errors.append(FieldError(name, N_("At most two decimals (fen)."), value=value))
         return None
     return int(amount * 100)
-
-
-def _date(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> date | None:
-    text = (value or "").strip()
-    if not text:
-        if required:
-            errors.append(FieldError(name, N_("This field is required.")))
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(FieldError(name, N_("Enter a date as YYYY-MM-DD."), value=value))
-        return None
 
 
 def _int(value: str | None, name: str, errors: list[FieldError]) -> int | None:
@@ -432,7 +419,7 @@ def achievement_income_post(request: Request, session: DbSession, principal: Man
             errors: list[FieldError] = []
             data = {"idempotency_key": idempotency_key, "achievement_id": achievement_id,
                     "transfer_id": _int(transfer_id, "transfer_id", errors),
-                    "received_date": _date(received_date, "received_date", errors, required=True),
+                    "received_date": form_date(received_date, "received_date", errors, required=True),
                     "amount_fen": _fen(amount, "amount", errors, required=True),
                     "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
             if data["amount_fen"] is not None and data["amount_fen"] <= 0:
@@ -522,7 +509,7 @@ def ledger_post(request: Request, session: DbSession, principal: Manager, achiev
         with session.begin_nested():
             errors: list[FieldError] = []
             book = _fen(book_value, "book_value", errors)
-            on = _date(valuation_date, "valuation_date", errors)
+            on = form_date(valuation_date, "valuation_date", errors)
             amount = _fen(value, "value", errors)
             if (on or amount is not None or method) and not (on and amount is not None and method):
                 errors.append(FieldError("value", N_("A valuation needs its date, method and value.")))
@@ -597,7 +584,7 @@ def application_notice(request: Request, session: DbSession, principal: Manager,
     """TTO review → 公示 notice from the date it was published (default today)."""
     def act():
         errors: list[FieldError] = []
-        start = _date(notice_start_date, "notice_start_date", errors)
+        start = form_date(notice_start_date, "notice_start_date", errors)
         _check(errors)
         service.start_notice(session, principal, application_id, on=start)
     return _app_action(request, session, principal, application_id, act,
@@ -614,7 +601,7 @@ def application_objection(request: Request, session: DbSession, principal: Manag
 
     def act():
         errors: list[FieldError] = []
-        raised = _date(raised_date, "raised_date", errors)
+        raised = form_date(raised_date, "raised_date", errors)
         if not objector.strip():
             errors.append(FieldError("objector", N_("This field is required.")))
         if not reason.strip():
@@ -731,7 +718,7 @@ def transfer_evidence(request: Request, session: DbSession, principal: Manager, 
                     changes[f] = values[f].strip()
             for f in ("unit_notice_start_date", "unit_notice_end_date", "market_notice_start_date",
                       "market_notice_end_date"):
-                d = _date(values[f], f, errors)
+                d = form_date(values[f], f, errors)
                 if d:
                     changes[f] = d
             fen = _fen(valuation, "valuation", errors)
@@ -869,7 +856,7 @@ def contract_create(request: Request, session: DbSession, principal: ContractWri
             for d, amount in zip(payment_dates, payment_amounts, strict=False):
                 if not d.strip() and not amount.strip():
                     continue
-                due = _date(d, "payments", errors, required=True)
+                due = form_date(d, "payments", errors, required=True)
                 fen = _fen(amount, "payments", errors, required=True)
                 if due and fen:
                     payments.append(PaymentIn(due_date=due, amount_fen=fen))
@@ -877,7 +864,7 @@ def contract_create(request: Request, session: DbSession, principal: ContractWri
                     "seller_organisation_id": principal.organisation_id or -1,
                     "buyer_organisation_id": _int(buyer_organisation_id, "buyer_organisation_id", errors),
                     "buyer_name": buyer_name.strip() or None, "subject": subject.strip(),
-                    "signed_date": _date(signed_date, "signed_date", errors, required=True),
+                    "signed_date": form_date(signed_date, "signed_date", errors, required=True),
                     "total_fen": _fen(total, "total", errors, required=True),
                     "non_technical_fen": _fen(non_technical, "non_technical", errors) or 0,
                     "technical_fen": _fen(technical, "technical", errors),
@@ -998,7 +985,7 @@ def income_post(request: Request, session: DbSession, principal: Manager, contra
         with session.begin_nested():
             errors: list[FieldError] = []
             data = {"idempotency_key": idempotency_key, "contract_id": contract_id,
-                    "received_date": _date(received_date, "received_date", errors, required=True),
+                    "received_date": form_date(received_date, "received_date", errors, required=True),
                     "amount_fen": _fen(amount, "amount", errors, required=True),
                     "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
             if data["amount_fen"] is not None and data["amount_fen"] <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -10,7 +11,8 @@ from fastapi.responses import RedirectResponse
 
 from kechuang.core.auth import Principal
 from kechuang.core.deps import get_optional_principal
-from kechuang.core.errors import AppError, ValidationFailed
+from kechuang.core.errors import AppError, FieldError, ValidationFailed
+from kechuang.core.i18n import N_
 
 
 def remember_principal(
@@ -33,6 +35,21 @@ def field_errors(exc: AppError) -> dict[str, list[str]]:
     if not out:
         out["__all__"] = [exc.render_message()]
     return out
+
+
+def form_date(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> date | None:
+    """A form's ``YYYY-MM-DD`` field as a date; a problem is appended to ``errors`` (field + reason) and gives
+    ``None``, so a form can report every bad field at once."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            errors.append(FieldError(name, N_("This field is required.")))
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(FieldError(name, N_("Enter a date as YYYY-MM-DD."), value=text))
+        return None
 
 
 def is_validation(exc: AppError) -> bool:
