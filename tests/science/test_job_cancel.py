@@ -231,3 +231,13 @@ def test_a_worker_thread_stops_soon_after_a_cancel_from_another_session(committe
                                  .order_by(AuditEntry.id)))
     assert actions.count("science.job.cancel") == 1 and actions[-1] == "science.job.cancelled"
     assert "science.job.finish" not in actions
+
+
+def test_a_stale_job_whose_cancel_was_asked_for_ends_cancelled(session):
+    from datetime import timedelta
+
+    job = jobs.enqueue(session, OWNER, L96, "baseline-persistence")
+    jobs.claim_next(session, "w-gone")
+    jobs.cancel(session, OWNER, job.id)
+    assert jobs.reap_stale(session, jobs.utcnow() + timedelta(seconds=job.time_limit_s + 200)) == 1
+    assert job.status == "cancelled" and job.error is None and _audit(session, "science.job.cancelled", job.id) == 1
