@@ -56,7 +56,7 @@ PARAMETERS: dict[str, list[DatedValue]] = {
                                        "large_threshold_fen": 500_0000_00}, "unconfirmed",
                    "MIIT draft 2024-12-18; final 2026 办法 (2026-01-23); SPEC section 3",
                    "Reform: 15 working days, 30 if 技术交易额 ≥ 500万; final numbers and start date unconfirmed. "
-                   "Working days skip weekends only (no holiday calendar yet)."),
+                   "Working days follow the official holiday calendar (core/data/cn_workdays.yaml)."),
     ],
 }
 
