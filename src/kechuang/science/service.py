@@ -344,10 +344,10 @@ def run_missing_baselines(session: Session, principal: Principal,
     built-in task where it has no ok run yet (leaderboards start with their reference points). Slow-tier
     tasks only when ``include`` is True or names them."""
     ensure_builtin_datasets(session, principal, include)
-    done = set(session.execute(select(EvaluationTask.slug, ScienceModel.slug)
-                               .join(EvaluationRun, EvaluationRun.task_id == EvaluationTask.id)
-                               .join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
-                               .where(EvaluationRun.status == "ok")).tuples())
+    done = {tuple(row) for row in session.execute(select(EvaluationTask.slug, ScienceModel.slug)
+                                                  .join(EvaluationRun, EvaluationRun.task_id == EvaluationTask.id)
+                                                  .join(ScienceModel, ScienceModel.id == EvaluationRun.model_id)
+                                                  .where(EvaluationRun.status == "ok"))}
     return [run(session, principal, t.id, b) for t in _registered_tasks(include) for b in sorted(t.baselines)
             if (t.id, b) not in done]
 
