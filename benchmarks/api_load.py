@@ -125,6 +125,8 @@ async def main() -> None:
                     [f"/api/v1/registry/organisations?page={rng.randint(1, pages)}" for _ in range(n)],
                 "organisation list, search + filter, HTML":
                     [f"/registry/organisations?q=科技&district=浦东新区&page={rng.randint(1, 5)}" for _ in range(n)],
+                "organisation list, 4-character search (trigram index), JSON":
+                    [f"/api/v1/registry/organisations?q=科技有限&page={rng.randint(1, 5)}" for _ in range(n)],
                 "360° page, HTML (facts chart, qualifications, relations)":
                     [f"/registry/organisations/{rng.choice(ids)}" for _ in range(n)],
                 "360° view, JSON API": [f"/api/v1/registry/organisations/{rng.choice(ids)}" for _ in range(n)],
