@@ -267,3 +267,17 @@ def test_pages_render_in_english(session, client_as):
         text = html.unescape(tto.get(url).text)
         for word in words:
             assert word in text, (url, word)
+
+
+def test_saved_message_once_and_synthetic_banner_follows_the_people_shown(session, client_as):
+    w = make_world(session, n_candidates=1, n_experts=0)
+    teacher = w.candidates[0]
+    rec = _placement(session, w, teacher, w.firm)
+    tto = _As(client_as, w.tto)
+    page = tto.get(f"/talent/practice/{rec.id}", params={"done": "created"}).text
+    assert page.count("践习记录已保存") == 1
+    assert "synthetic-banner" not in page
+    teacher.is_synthetic = True
+    session.flush()
+    assert "synthetic-banner" in tto.get(f"/talent/practice/{rec.id}").text
+    assert "synthetic-banner" in tto.get("/talent/practice").text

@@ -62,6 +62,12 @@ def _orgs(session, ids: set[int]) -> dict[int, Organisation]:
     return _org_names(session, ids)
 
 
+def _shows_synthetic(records, people: dict, orgs: dict) -> bool:
+    """Whether the page shows synthetic demo data: a synthetic record, teacher or unit (a record entered by
+    hand about a synthetic teacher still describes no real person)."""
+    return any(x.is_synthetic for x in [*records, *people.values(), *orgs.values()])
+
+
 def _flash(request: Request) -> list[tuple[str, str]]:
     done = request.query_params.get("done")
     return [("success", gettext(DONE[done]))] if done in DONE else []
@@ -75,12 +81,13 @@ def practice_list(request: Request, session: DbSession, principal: PracticeReade
     kind = kind if kind in svc.PRACTICE_KINDS else None
     status = status if status in PRACTICE_STATUS else None
     items, total = svc.list_practice(session, principal, params, kind=kind, status=status)
+    people = _people(session, {p.person_id for p in items})
+    orgs = _orgs(session, {p.host_organisation_id for p in items} | {p.organisation_id for p in items})
     ctx = _ctx(title=N_("Industry practice"), page=Page(items=items, total=total, page=params.page,
                                                          per_page=params.per_page),
                params=params, filters={"kind": kind or "", "status": status or "", "q": params.q or ""},
-               people=_people(session, {p.person_id for p in items}),
-               orgs=_orgs(session, {p.host_organisation_id for p in items} | {p.organisation_id for p in items}),
-               can_manage=has(principal, svc.PRACTICE_MANAGE), synthetic=any(p.is_synthetic for p in items))
+               people=people, orgs=orgs, can_manage=has(principal, svc.PRACTICE_MANAGE),
+               synthetic=_shows_synthetic(items, people, orgs))
     template = "talent/_practice_results.html" if request.headers.get("hx-request") else "talent/practice_list.html"
     return render(request, template, ctx)
 
@@ -198,7 +205,7 @@ def _detail(request: Request, session, principal: Principal, practice_id: int, *
     active = obj.status == "active"
     return render(request, "talent/practice.html", _ctx(
         title=N_("Industry practice"), p=obj, orgs=orgs, people=people, errors=errors or {}, values=values or {},
-        flashes=_flash(request), synthetic=obj.is_synthetic,
+        flashes=_flash(request), synthetic=_shows_synthetic([obj], people, orgs),
         can_edit=active and has(principal, svc.PRACTICE_MANAGE) and principal.organisation_id == obj.organisation_id,
         can_report=active and has(principal, svc.PRACTICE_REPORT) and principal.person_id == obj.person_id,
         can_rate=(active and obj.kind != "entrepreneurship" and has(principal, svc.PRACTICE_HOST)
