@@ -59,6 +59,9 @@ class PolicyRun(Base):
     # The same figures per district of the enterprises ({district: {enterprises, eligible, total_fen,
     # created, updated, withdrawn, adjusted, unchanged}}; "" = no district); NULL for runs before 0009pd.
     districts: Mapped[dict[str, dict[str, int]] | None] = mapped_column(JSON)
+    # Set for the re-evaluation of one enterprise after an upheld objection corrected its facts (0011pf);
+    # such runs are not the period's city-wide runs (not listed, not compared by the next run).
+    objection_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class PolicyNotice(Base):
@@ -206,6 +209,27 @@ class PolicyObjection(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # After corrected facts: the enterprise's re-evaluation ({run_id, policies: [{policy_id, eligible,
+    # amount_fen, failed_clauses, action}]}), NULL when no fact was corrected (0011pf).
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PolicyFactCorrection(Base):
+    """A registry fact corrected by an officer upholding an objection: who, when, before and after."""
+
+    __tablename__ = "policy_fact_correction"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    objection_id: Mapped[int] = mapped_column(ForeignKey("policy_objection.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(60))
+    before_value: Mapped[str | None] = mapped_column(String(200))  # text form; NULL = not recorded
+    after_value: Mapped[str | None] = mapped_column(String(200))
+    source_department: Mapped[str] = mapped_column(String(100))
+    as_of_date: Mapped[date]
+    corrected_by: Mapped[str] = mapped_column(String(120))
+    corrected_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PolicyInput(Base):

@@ -47,11 +47,13 @@ from kechuang.policy.models import (
     EntitlementApproval,
     EntitlementEvent,
     PaymentBatch,
+    PolicyFactCorrection,
     PolicyInput,
     PolicyNotice,
     PolicyObjection,
     PolicyRun,
 )
+from kechuang.registry import service as registry_service
 from kechuang.registry.models import Organisation
 
 # Who may do what. Enterprise users read and act on their own organisation's entitlements; district
@@ -340,7 +342,8 @@ def run_period(session: Session, principal: Principal, period: int, execute: boo
     described = [{"id": p.policy.id, "hash": p.hash, "version": p.version} for p in sorted(pols, key=lambda p:
                                                                                              p.policy.id)]
     inputs_hash = _sha(json.dumps({"policies": described, "facts": facts_hash}, sort_keys=True))
-    last = session.scalar(select(PolicyRun).where(PolicyRun.period == period).order_by(PolicyRun.id.desc()).limit(1))
+    last = session.scalar(select(PolicyRun).where(PolicyRun.period == period, PolicyRun.objection_id.is_(None))
+                          .order_by(PolicyRun.id.desc()).limit(1))
     out = RunOutcome(period, execute, False, None, enterprises=frame.height, policies=described,
                      facts_hash=facts_hash)
     if last is not None and last.inputs_hash == inputs_hash:
@@ -573,7 +576,7 @@ def list_runs(session: Session, principal: Principal, period: int | None = None,
     auditors, their own district for district officers (runs themselves are commission-only)."""
     require(principal, QUEUES)
     scope = _run_scope(principal)
-    stmt = select(PolicyRun)
+    stmt = select(PolicyRun).where(PolicyRun.objection_id.is_(None))  # not one enterprise's re-evaluations
     if period is not None:
         stmt = stmt.where(PolicyRun.period == period)
     return [_summary(r, scope) for r in session.scalars(stmt.order_by(PolicyRun.id.desc()).limit(limit))]
@@ -828,10 +831,210 @@ def list_objections(session: Session, principal: Principal, status: str | None =
     return [(o, org) for o, org in rows]
 
 
+@dataclass
+class FactCorrection:
+    """A corrected value of one registry fact (a column of ``organisation_fact``) for one year, with the
+    department the value comes from and the date it is valid at."""
+
+    year: int
+    field: str
+    value: Any
+    source_department: str
+    as_of_date: date | None
+
+
+def _fact_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _check_corrections(session: Session, principal: Principal, obj: PolicyObjection,
+                       corrections: list[FactCorrection]) -> dict[int, list[FactCorrection]]:
+    """Every correction validated by the registry's rules before anything is written, grouped by year."""
+    by_year: dict[int, list[FactCorrection]] = {}
+    errors: list[FieldError] = []
+    for c in corrections:
+        if not isinstance(c.year, int) or not 2000 <= c.year <= obj.period:
+            errors.append(FieldError("year", N_("A year between 2000 and {max}."), {"max": obj.period},
+                                     value=c.year))
+            continue
+        by_year.setdefault(c.year, []).append(c)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    for year, items in by_year.items():
+        if len({c.field for c in items}) != len(items):
+            errors.append(FieldError("field", N_("Each fact once per year."), value=year))
+            continue
+        if len({(c.source_department, c.as_of_date) for c in items}) != 1:
+            errors.append(FieldError("source_department", N_("One source and as-of date per year."), value=year))
+            continue
+        try:
+            registry_service.check_fact_correction(session, principal, obj.organisation_id, year,
+                                                   {c.field: c.value for c in items}, items[0].source_department,
+                                                   items[0].as_of_date)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return by_year
+
+
+def _apply_corrections(session: Session, principal: Principal, obj: PolicyObjection,
+                       by_year: dict[int, list[FactCorrection]], note: str) -> list[dict[str, Any]]:
+    """Write the corrections through the registry service and link each to the objection."""
+    from kechuang.registry.models import OrganisationFact
+
+    out = []
+    for year, items in sorted(by_year.items()):
+        fact = session.scalar(select(OrganisationFact).where(OrganisationFact.organisation_id == obj.organisation_id,
+                                                             OrganisationFact.year == year))
+        before = {c.field: _fact_text(getattr(fact, c.field)) if fact else None for c in items}
+        fact = registry_service.correct_facts(session, principal, obj.organisation_id, year,
+                                              {c.field: c.value for c in items}, items[0].source_department,
+                                              items[0].as_of_date, f"objection {obj.id}: {note}")
+        for c in items:
+            row = PolicyFactCorrection(objection_id=obj.id, organisation_id=obj.organisation_id, year=year,
+                                       field=c.field, before_value=before[c.field],
+                                       after_value=_fact_text(getattr(fact, c.field)),
+                                       source_department=fact.source_department, as_of_date=fact.as_of_date,
+                                       corrected_by=principal.username)
+            session.add(row)
+            out.append({"year": year, "field": c.field, "before": row.before_value, "after": row.after_value})
+    session.flush()
+    return out
+
+
+def corrections_of(session: Session, principal: Principal, objection_id: int) -> list[PolicyFactCorrection]:
+    """The facts corrected when a readable objection was upheld, in the order entered."""
+    access_objection(session, principal, objection_id)
+    return list(session.scalars(select(PolicyFactCorrection).where(PolicyFactCorrection.objection_id ==
+                                                                   objection_id).order_by(PolicyFactCorrection.id)))
+
+
+def access_objection(session: Session, principal: Principal, objection_id: int) -> PolicyObjection:
+    """One readable objection, or ``NotFound`` (also when it is another enterprise's or another district's)."""
+    obj = session.scalar(readable_objections(principal).where(PolicyObjection.id == objection_id))
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def reevaluate_enterprise(session: Session, principal: Principal, organisation_id: int, period: int,
+                          objection_id: int) -> dict[str, Any]:
+    """Evaluate the period's payable policies for one enterprise from its current facts (the facts frame of
+    :func:`enterprise_view`, the engine of :func:`run_period`) and bring its entitlements up to date by the
+    run's rules. Policies with a budget are left to the next city-wide run: a budget is shared by every
+    enterprise, so one enterprise alone cannot be given its share. A second call with the same facts changes
+    nothing. Returns the outcome per policy."""
+    require(principal, DECIDE)
+    pols = run_policies(session, period)
+    frame, facts_hash = load_facts(session, period, scope=[organisation_id], lags=_max_lag([p.policy for p in pols]))
+    described = [{"id": p.policy.id, "hash": p.hash, "version": p.version} for p in sorted(pols, key=lambda p:
+                                                                                             p.policy.id)]
+    run = PolicyRun(period=period, policies=described, facts_hash=facts_hash, objection_id=objection_id,
+                    inputs_hash=_sha(json.dumps({"policies": described, "facts": facts_hash,
+                                                 "objection_id": objection_id}, sort_keys=True)),
+                    enterprises=frame.height, started_by=principal.username)
+    session.add(run)
+    session.flush()
+    results: dict[str, tuple[int, dict[str, Any], bool]] = {}
+    why: dict[str, str] = {}
+    if pols and frame.height:
+        res = evaluate(frame, [p.policy for p in pols], period, explain=True)
+        clause_ids = {cp.id: list(cp.clauses) for cp in res.compiled}
+        for row in res.long.with_columns(pl.col("policy_id").cast(pl.String), pl.col("failed_clauses").cast(
+                pl.String), pl.col("unknown_clauses").cast(pl.String)).iter_rows(named=True):
+            pid = row["policy_id"]
+            if row["eligible"] and (row["amount_fen"] or 0) > 0:
+                results[pid] = (int(row["amount_fen"]), {c: row[f"clause.{c}"] for c in clause_ids[pid]},
+                                "budget_cut" in (row["failed_clauses"] or ""))
+            else:
+                failed, unknown = row["failed_clauses"], row["unknown_clauses"]
+                why[pid] = "; ".join(x for x in (f"not met: {failed}" if failed else "",
+                                                 f"unknown: {unknown}" if unknown else "") if x) or "amount is zero"
+    existing = {e.policy_id: e for e in session.scalars(select(Entitlement).where(
+        Entitlement.organisation_id == organisation_id, Entitlement.period == period))}
+    now = utcnow()
+    outcome = []
+    counts = dict.fromkeys(("created", "updated", "withdrawn", "adjusted", "unchanged"), 0)
+    for rp in sorted(pols, key=lambda p: p.policy.id):
+        pid = rp.policy.id
+        old = existing.get(pid)
+        amount, clauses, cut = results.get(pid, (0, {}, False))
+        line: dict[str, Any] = {"policy_id": pid, "eligible": pid in results, "amount_fen": amount,
+                                "reason": why.get(pid), "entitlement_id": old.id if old else None}
+        if rp.policy.budget is not None:
+            line["action"] = "next_run"
+            outcome.append(line)
+            continue
+        action = "none"
+        if pid in results:
+            bh = basis_hash(rp.hash, amount, clauses)
+            if old is None:
+                old = Entitlement(organisation_id=organisation_id, policy_id=pid,
+                                  policy_title_zh=rp.policy.title.get("zh", pid),
+                                  policy_title_en=rp.policy.title.get("en", pid), policy_hash=rp.hash,
+                                  period=period, amount_fen=amount, budget_cut=cut, clauses=clauses, basis_hash=bh,
+                                  run_id=run.id, status="computed", status_reason=f"objection {objection_id}",
+                                  created_at=now, updated_at=now)
+                session.add(old)
+                session.flush()
+                _event(session, principal, old.id, "computed", None, "computed", f"objection {objection_id}",
+                       {"run_id": run.id, "amount_fen": amount, "objection_id": objection_id})
+                action = "created"
+            elif old.basis_hash == bh:
+                action = "unchanged"
+            elif old.status in PENDING_STATUSES or old.status == "withdrawn":
+                reason = _describe_change(old, rp.hash, amount, clauses)
+                before = audit.snapshot(old, ["amount_fen", "basis_hash", "status"])
+                new_status = "computed" if old.status == "withdrawn" else old.status
+                old.amount_fen, old.clauses, old.basis_hash, old.policy_hash = amount, clauses, bh, rp.hash
+                old.budget_cut, old.run_id, old.updated_at = cut, run.id, now
+                old.status, old.status_reason = new_status, reason
+                _event(session, principal, old.id, "reopened" if before["status"] == "withdrawn" else "rebased",
+                       before["status"], new_status, reason, {"before": before, "amount_fen": amount,
+                                                              "run_id": run.id, "objection_id": objection_id})
+                action = "updated"
+            elif old.status in SETTLED_STATUSES and old.amount_fen != amount and not _has_adjustment(
+                    session, old.id, bh):
+                _adjust(session, old, run.id, amount, bh, _describe_change(old, rp.hash, amount, clauses))
+                action = "adjusted"
+            else:
+                action = "unchanged"
+        elif old is not None:
+            if old.status in PENDING_STATUSES:
+                before_status = old.status
+                old.status, old.status_reason, old.run_id, old.updated_at = "withdrawn", why.get(pid), run.id, now
+                _event(session, principal, old.id, "withdrawn", before_status, "withdrawn",
+                       why.get(pid), {"run_id": run.id, "objection_id": objection_id})
+                action = "withdrawn"
+            elif old.status in SETTLED_STATUSES and old.amount_fen != 0:
+                bh = basis_hash(rp.hash, 0, {})
+                if not _has_adjustment(session, old.id, bh):
+                    _adjust(session, old, run.id, 0, bh, "no longer eligible: " + (why.get(pid) or ""))
+                    action = "adjusted"
+        if action in counts:
+            counts[action] += 1
+        line["action"], line["entitlement_id"] = action, old.id if old is not None else None
+        outcome.append(line)
+    run.eligible = sum(1 for x in outcome if x["eligible"] and x["action"] != "next_run")
+    run.total_fen = sum(x["amount_fen"] for x in outcome if x["eligible"] and x["action"] != "next_run")
+    run.created, run.updated, run.withdrawn = counts["created"], counts["updated"], counts["withdrawn"]
+    run.adjusted, run.unchanged = counts["adjusted"], counts["unchanged"]
+    session.flush()
+    audit.record(session, principal, "policy.reevaluate", "policy_run", run.id,
+                 after={"organisation_id": organisation_id, "period": period, "objection_id": objection_id,
+                        **counts, "total_fen": run.total_fen})
+    return {"run_id": run.id, "period": period, "policies": outcome}
+
+
 def decide_objection(session: Session, principal: Principal, objection_id: int, decision: str, note: str,
-                     today: date | None = None) -> PolicyObjection:
+                     today: date | None = None, corrections: list[FactCorrection] | None = None
+                     ) -> PolicyObjection:
     """An officer upholds or dismisses an objection, with the reason. Upholding a 公示 objection rejects the
-    entitlement; dismissing it after the notice ended notifies the enterprise."""
+    entitlement; dismissing it after the notice ended notifies the enterprise. Upholding with
+    ``corrections`` corrects the named registry facts of the objection's enterprise (registry rules and
+    audit), links them to the objection and re-evaluates that enterprise's period (``outcome``); an invalid
+    value refuses the whole decision. Deciding again the same way changes nothing."""
     require(principal, DECIDE)
     if decision not in ("upheld", "dismissed"):
         raise ValidationFailed(errors=[FieldError("decision", N_("Choose upheld or dismissed."), value=decision)])
@@ -841,6 +1044,13 @@ def decide_objection(session: Session, principal: Principal, objection_id: int, 
         raise NotFound()
     if obj.status == decision:
         return obj
+    corrections = corrections or []
+    if corrections and decision != "upheld":
+        raise ValidationFailed(errors=[FieldError("decision", N_("Facts are corrected only when upholding."),
+                                                  value=decision)])
+    if corrections and obj.status != "open":
+        raise Conflict(N_("This objection has already been decided."))
+    by_year = _check_corrections(session, principal, obj, corrections) if corrections else {}
     n = session.execute(update(PolicyObjection).where(PolicyObjection.id == obj.id, PolicyObjection.status == "open")
                         .values(status=decision, decided_by=principal.username, decided_at=utcnow(),
                                 decision_note=note).execution_options(synchronize_session=False)).rowcount
@@ -862,8 +1072,15 @@ def decide_objection(session: Session, principal: Principal, objection_id: int, 
                 PolicyObjection.entitlement_id == ent.id, PolicyObjection.status == "open"))
             if notice is not None and notice.closed_at is not None and not others_open:
                 _notify(session, principal, [ent.id], _today(today))
+    corrected = []
+    if by_year:
+        corrected = _apply_corrections(session, principal, obj, by_year, note)
+        obj.outcome = {**reevaluate_enterprise(session, principal, obj.organisation_id, obj.period, obj.id),
+                       "corrections": corrected}
+        session.flush()
     audit.record(session, principal, "policy.objection.decide", "policy_objection", obj.id,
-                 before={"status": "open"}, after=audit.snapshot(obj, ["status", "decision_note", "decided_by"]))
+                 before={"status": "open"}, after={**audit.snapshot(obj, ["status", "decision_note", "decided_by"]),
+                                                   "corrections": corrected})
     session.expire_all()
     return session.get(PolicyObjection, objection_id)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -49,6 +50,9 @@ READ_FACTS = permission(
 READ_PEOPLE = permission("registry.people", Role.COMMISSION, Role.AUDITOR, Role.ADMIN, Role.TTO, Role.RESEARCHER,
                          Role.EXPERT)
 WRITE_REGISTRY = permission("registry.write", Role.COMMISSION)
+# Correcting named facts of one enterprise when an officer upholds its objection (policy domain): the
+# officers who decide objections, each within the organisations it may read (a district its district).
+CORRECT_FACTS = permission("registry.facts.correct", Role.COMMISSION, Role.DISTRICT)
 EXPORT_REGISTRY = permission("registry.export", Role.COMMISSION, Role.DISTRICT, Role.AUDITOR, Role.ENTERPRISE,
                              Role.TTO)
 
@@ -333,6 +337,59 @@ def upsert_fact(session: Session, principal: Principal, organisation_id: int, da
     session.flush()
     audit.record(session, principal, "registry.fact.upsert", "organisation_fact", fact.id,
                  before=before, after=as_dict(fact))
+    return fact
+
+
+CORRECTABLE_FACTS = ("revenue_fen", "rd_expense_fen", "rd_domestic_share", "employees", "st_staff",
+                     "high_tech_income_fen", "total_assets_fen", "profit_fen", "tax_credit_grade",
+                     "serious_dishonesty", "major_incident")
+
+
+def check_fact_correction(session: Session, principal: Principal, organisation_id: int, year: int,
+                          changes: dict[str, Any], source_department: str, as_of_date: date | None
+                          ) -> tuple[OrganisationFact | None, FactIn]:
+    """Validate corrected values of named facts of one organisation and year (the same rules as an
+    upsert: field types and ranges, rules across fields) without writing; errors name the fields."""
+    require(principal, CORRECT_FACTS)
+    org = access_organisation_by_id(session, principal, organisation_id)
+    errors = [FieldError(k, N_("Not a fact that can be corrected."), value=k) for k in changes
+              if k not in CORRECTABLE_FACTS]
+    _raise_if(errors)
+    fact = session.scalar(select(OrganisationFact).where(OrganisationFact.organisation_id == org.id,
+                                                         OrganisationFact.year == year))
+    merged: dict[str, Any] = {k: getattr(fact, k) for k in CORRECTABLE_FACTS} if fact else {}
+    merged.update(changes)
+    merged.update(year=year, source_department=(source_department or "").strip(), as_of_date=as_of_date)
+    try:
+        data = FactIn.model_validate(merged)
+    except PydanticValidationError as exc:
+        for e in exc.errors():
+            name = str(e["loc"][0]) if e["loc"] else "__all__"
+            reason = N_("Required.") if e["type"] == "missing" or merged.get(name) in (None, "") else (
+                N_("Not a valid value for this fact."))
+            errors.append(FieldError(name, reason, value=merged.get(name)))
+        _raise_if(errors)
+    _raise_if(fact_problems(data.model_dump()))
+    return fact, data
+
+
+def correct_facts(session: Session, principal: Principal, organisation_id: int, year: int, changes: dict[str, Any],
+                  source_department: str, as_of_date: date | None, reason: str) -> OrganisationFact:
+    """Correct named facts of one organisation and year (validated as :func:`check_fact_correction`), the
+    other facts of the year kept; audited with before, after and the reason."""
+    fact, data = check_fact_correction(session, principal, organisation_id, year, changes, source_department,
+                                       as_of_date)
+    before = as_dict(fact) if fact else None
+    values = data.model_dump()
+    if fact is None:
+        fact = OrganisationFact(organisation_id=organisation_id, **values)
+        session.add(fact)
+    else:
+        for k in (*changes, "source_department", "as_of_date"):
+            setattr(fact, k, values[k])
+    session.flush()
+    audit.record(session, principal, "registry.fact.correct", "organisation_fact", fact.id,
+                 before=before, after={**as_dict(fact), "reason": reason})
     return fact
 
 
