@@ -206,6 +206,10 @@ def _openapi_with_errors(app: FastAPI) -> dict:
         for op in path_item.values():
             responses = op.setdefault("responses", {})
             for code, text in _ERROR_RESPONSES.items():
+                example = responses.get(code, {}).get("content", {}).get("application/json", {}).get("example")
                 responses[code] = {"description": text, **ref}
+                if example is not None:  # a route's own example of the error body is kept
+                    responses[code] = {"description": text, "content": {"application/json": {
+                        **ref["content"]["application/json"], "example": example}}}
     app.openapi_schema = schema
     return schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -41,15 +42,66 @@ def list_datasets(session: DbSession, principal: Reader):
     return service.list_datasets(session, principal)
 
 
-@router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
-def get_dataset(dataset_id: int, session: DbSession, principal: Reader):
-    """A dataset version with its files and latest quality report."""
-    ds = service.access_dataset_by_id(session, principal, dataset_id)
-    report = service.latest_report(session, ds.id)
+def _detail(session, principal: Principal, ds, report) -> DatasetDetail:
     return DatasetDetail(**DatasetRead.model_validate(ds).model_dump(),
                          files=[DatasetFileRead.model_validate(f) for f in ds.files],
                          quality=QualityReportRead.model_validate(report) if report else None,
                          can_download=service.can_download(session, principal, ds))
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
+def get_dataset(dataset_id: int, session: DbSession, principal: Reader):
+    """A dataset version with its files and latest quality report."""
+    ds = service.access_dataset_by_id(session, principal, dataset_id)
+    return _detail(session, principal, ds, service.latest_report(session, ds.id))
+
+
+DATASET_METADATA_EXAMPLE = {
+    "slug": "toy-solubility", "name": "Toy solubility", "version": "1.0.0",
+    "description": "Hand-made solubility rows.", "publisher": "SSTC lab", "publication_year": 2026,
+    "identifier": "10.5555/toy.solubility", "licence": "CC-BY-4.0",
+    "creators": [{"name": "Li Lei", "orcid": "0000-0002-1825-0097", "affiliation": "SSTC lab"}],
+    "subjects": ["chemistry", "solubility"], "temporal_coverage": "2026-01-01/2026-02-01",
+    "spatial_coverage": "Shanghai", "provenance": "Typed by hand.",
+    "related_identifiers": [{"relation": "IsDerivedFrom", "identifier": "https://example.org/toy"}],
+    "label": "label", "access_level": "open", "cross_border": False}
+_CREATED_EXAMPLE = {
+    "id": 12, "slug": "toy-solubility", "version": "1.0.0", "name": "Toy solubility", "licence": "CC-BY-4.0",
+    "access_level": "open", "cross_border": False, "cross_border_decision": None, "can_download": True,
+    "files": [{"name": "train.csv", "split": "train", "media_type": "text/csv",
+               "sha256": "9f2c0d…", "size_bytes": 62}],
+    "quality": {"id": 30, "score": 0.95, "created_at": "2026-12-05T04:40:00Z",
+                "checks": [{"name": "licence_present", "result": "pass", "evidence": {"licence": "CC-BY-4.0"}}]}}
+_REFUSED_EXAMPLE = {"error": {"code": "validation_failed", "message": "Some fields are invalid.", "errors": [
+    {"field": "licence", "reason": "Croissant requires a licence (an SPDX id such as CC-BY-4.0, or a URL)."},
+    {"field": "files", "reason": "train.csv is empty.", "row": 1}]}}
+
+
+@router.post("/datasets", status_code=201, response_model=DatasetDetail, responses={
+    201: {"description": "The registered version with its files and quality report.",
+          "content": {"application/json": {"example": _CREATED_EXAMPLE}}},
+    401: {"description": "Not logged in."},
+    403: {"description": "The role may not add datasets (investors, the public)."},
+    422: {"description": "Every problem by field (field, reason, row for a file or list item); nothing is written.",
+          "content": {"application/json": {"example": _REFUSED_EXAMPLE}}}})
+def create_dataset(session: DbSession, principal: Publisher,
+                   metadata: Annotated[str | None, Form(
+                       description="JSON object: the upload form's fields (slug, name, version, description, "
+                                   "creators, publisher, publication_year, identifier, licence, subjects, "
+                                   "temporal_coverage, spatial_coverage, provenance, related_identifiers, label, "
+                                   "access_level, cross_border). Fields left out are filled from the datapackage.",
+                       examples=[json.dumps(DATASET_METADATA_EXAMPLE)])] = None,
+                   files: Annotated[list[UploadFile] | None, File(
+                       description="The data files (several). A name with train, valid/val/dev or test sets the "
+                                   "split; with a datapackage its resources name the files.")] = None,
+                   datapackage: Annotated[UploadFile | None, File(
+                       description="An optional Frictionless datapackage.json.")] = None):
+    """Register a dataset version (multipart: a ``metadata`` JSON part and ``files``, and/or a Frictionless
+    ``datapackage.json``): the same checks and one transaction as the web upload page (``/science/datasets/new``);
+    files are hashed on the server and quality-checked. 201 with the version, its files and quality report."""
+    with uploads.spooled(datapackage, "datapackage") as pkg, uploads.spooled_many(files) as paths:
+        ds, report = uploads.register_dataset_json(session, principal, metadata, paths, datapackage=pkg)
+    return _detail(session, principal, ds, report)
 
 
 @router.get("/datasets/{dataset_id}/export")

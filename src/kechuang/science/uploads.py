@@ -514,3 +514,79 @@ def register_dataset(session: Session, principal: Principal, form: dict[str, Any
         raise ValidationFailed(errors=errs)
     with session.begin_nested():  # the row, its files' rows, the report and their audit entries, or nothing
         return service.create_dataset(session, principal, meta, entries)
+
+
+# ------------------------------------------------------------------------- dataset uploads through the API
+
+_JSON_LISTS = ("creators", "subjects", "related_identifiers")
+
+
+def _json_field_text(key: str, value: Any) -> tuple[str, list[FieldError]]:
+    """One metadata value of the JSON API as the text the web form would carry (lists become one item a
+    line, as the form's text areas take them), or the problem with its type."""
+    if value is None:
+        return "", []
+    if key == "cross_border":
+        if not isinstance(value, bool):
+            return "", [FieldError(key, N_("Give true or false."), value=value)]
+        return ("true" if value else ""), []
+    if key == "publication_year" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value), []
+    if isinstance(value, str):
+        return value, []
+    if key not in _JSON_LISTS or not isinstance(value, list):
+        return "", [FieldError(key, N_("Give text.") if key not in _JSON_LISTS else N_("Give a list."), value=value)]
+    lines, errs = [], []
+    for n, item in enumerate(value, 1):
+        if isinstance(item, str) and item.strip() and "\n" not in item:
+            lines.append(item.strip())
+        elif key == "creators" and isinstance(item, dict) and isinstance(item.get("name"), str):
+            parts = [item.get(k) for k in ("name", "orcid", "affiliation")]
+            if any(p is not None and (not isinstance(p, str) or re.search(r"[;；\n]", p)) for p in parts):
+                errs.append(FieldError(key, N_("Give name, orcid and affiliation as text without semicolons."), row=n))
+            else:
+                lines.append("; ".join(p.strip() for p in parts if p))
+        elif key == "related_identifiers" and isinstance(item, dict) and isinstance(item.get("identifier"), str):
+            relation = item.get("relation") or "IsDerivedFrom"
+            lines.append(f"{relation} {item['identifier'].strip()}")
+        else:
+            errs.append(FieldError(key, N_("This list item has the wrong shape."), row=n, value=json.dumps(item)[:200]))
+    return "\n".join(lines), errs
+
+
+def dataset_json_form(metadata: str | dict[str, Any] | None) -> dict[str, str]:
+    """The form fields (``DATASET_FORM_FIELDS``) from the JSON metadata of ``POST /api/v1/science/datasets``:
+    the same keys as the form, with ``creators`` (objects ``name``/``orcid``/``affiliation`` or form lines),
+    ``subjects`` and ``related_identifiers`` (objects ``identifier``/``relation`` or lines) also as lists,
+    ``publication_year`` a number and ``cross_border`` a boolean. A key the form does not know, a value of the
+    wrong type or text that is not a JSON object is refused by field (nothing else is looked at then)."""
+    if metadata is None or metadata == "":
+        return {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(errors=[FieldError("metadata", N_("Not valid JSON: {problem}"),
+                                                      {"problem": str(exc)[:200]})]) from exc
+    if not isinstance(metadata, dict):
+        raise ValidationFailed(errors=[FieldError("metadata", N_("Give a JSON object of dataset metadata."))])
+    form: dict[str, str] = {}
+    errs: list[FieldError] = []
+    for key, value in metadata.items():
+        if key not in DATASET_FORM_FIELDS:
+            errs.append(FieldError(str(key), N_("Not a field of dataset metadata.")))
+            continue
+        form[key], bad = _json_field_text(key, value)
+        errs += bad
+    if errs:
+        raise ValidationFailed(errors=errs)
+    return form
+
+
+def register_dataset_json(session: Session, principal: Principal, metadata: str | dict[str, Any] | None,
+                          files: list[tuple[str, Path]], *, datapackage: Path | None = None) -> tuple[
+        Dataset, DatasetQualityReport]:
+    """Register a dataset version from the JSON API: the metadata (see ``dataset_json_form``) becomes the
+    web form's fields and goes through ``register_dataset`` — the same checks, the same one savepoint."""
+    require(principal, PUBLISH)
+    return register_dataset(session, principal, dataset_json_form(metadata), files, datapackage=datapackage)
