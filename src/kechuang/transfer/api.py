@@ -61,9 +61,12 @@ OverdueReader = Annotated[Principal, Depends(requires(service.OVERDUE))]
 # ---------------------------------------------------------------- achievements and ledger
 @router.get("/achievements", response_model=Page[AchievementRead])
 def list_achievements(session: DbSession, principal: Reader, params: Annotated[PageParams, Query()],
-                      kind: str | None = None, open: bool = False):
-    """Achievements the caller may read, or the open listing (``open=true``: never classified results)."""
-    items, total = service.list_achievements(session, principal, params, open_listing=open, kind=kind)
+                      kind: str | None = None, open: bool = False, field: str | None = None,
+                      trl_min: Annotated[int | None, Query(ge=1, le=9)] = None):
+    """Achievements the caller may read, or the open listing (``open=true``: never classified results);
+    filters by kind, field and lowest TRL."""
+    items, total = service.list_achievements(session, principal, params, open_listing=open, kind=kind,
+                                             field=field, trl_min=trl_min)
     return Page[AchievementRead](items=[AchievementRead.model_validate(a) for a in items], total=total,
                                  page=params.page, per_page=params.per_page)
 

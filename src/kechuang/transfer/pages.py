@@ -37,6 +37,8 @@ from kechuang.transfer.schemas import (
     ObjectionIn,
     OwnerIn,
     PaymentIn,
+    PilotIn,
+    RuleIn,
     TransferCreate,
     TransferEvidence,
     ValuationIn,
@@ -172,7 +174,7 @@ def workbench(request: Request, session: DbSession, principal: Reader, stage: st
         income=income[:50], orgs=orgs, people=people, achs=achs,
         may_manage=service.can_manage(principal), may_register=service.can_register(principal),
         may_write_contract=has(principal, service.CONTRACT_WRITE), may_stats=has(principal, service.STATS),
-        may_overdue=has(principal, service.OVERDUE), overdue=service.count_overdue(session, principal),
+        may_overdue=has(principal, service.OVERDUE), may_rules=has(principal, service.RULES), overdue=service.count_overdue(session, principal),
         synthetic=_synthetic(transfers, contracts, apps),
         queue=[a for a in apps if a.state in ("submitted", "tto_review", "notice")],
         missing={t.id: service.missing_steps(t) for t in transfers[:50] if t.state in ("draft", "signed")}),
@@ -1164,3 +1166,175 @@ def stats_records(request: Request, session: DbSession, principal: StatsReader,
         title=gettext(row["label"]), row=row, records=records, kind=kind, orgs=orgs, achs=achs, period=chosen,
         query=_period_query(chosen, institution), institution=institution or "", synthetic=row["synthetic"]),
         principal=principal)
+
+
+# ---------------------------------------------------------------- open listing (enterprises, investors)
+RulesReader = Annotated[Principal, Depends(requires(service.RULES))]
+PilotKeeper = Annotated[Principal, Depends(requires(service.PILOT))]
+
+
+@router.get("/open")
+def open_listing(request: Request, session: DbSession, principal: Reader, params_: Annotated[PageParams, Query()],
+                 kind: str | None = None, field: str | None = None, trl: str | None = None):
+    """Results open for transfer (never classified): search, filters by kind, field and lowest TRL, pages
+    (htmx swaps the results). Shows only what the listing may show."""
+    errors: list[FieldError] = []
+    trl_min = _int(trl, "trl", errors)
+    if trl_min is not None and not 1 <= trl_min <= 9:
+        errors.append(FieldError("trl", N_("TRL is a whole number from 1 to 9."), value=trl))
+    if kind and kind not in service.ACHIEVEMENT_KINDS:
+        errors.append(FieldError("kind", N_("Unknown kind; allowed: {allowed}."),
+                                 {"allowed": ", ".join(service.ACHIEVEMENT_KINDS)}, value=kind))
+    if errors:
+        items, total, status = [], 0, 422
+        errs = field_errors(ValidationFailed(errors=errors))
+    else:
+        items, total = service.list_achievements(session, principal, params_, open_listing=True, kind=kind,
+                                                 field=field, trl_min=trl_min)
+        status, errs = 200, {}
+    owners = service.open_owners(session, [a.id for a in items])
+    orgs, _p = service.names(session, [o for ids in owners.values() for o in ids])
+    page = Page[Any](items=items, total=total, page=params_.page, per_page=params_.per_page)
+    ctx = _ctx(title=N_("Results open for transfer"), page=page, params=params_, values={**request.query_params},
+               errors=errs, owners=owners, orgs=orgs, fields=service.open_fields(session, principal),
+               synthetic=_synthetic(items))
+    template = "transfer/_open_results.html" if request.headers.get("hx-request") else "transfer/open.html"
+    return render(request, template, ctx, status_code=status, principal=principal)
+
+
+@router.get("/open/{achievement_id}")
+def open_summary(request: Request, session: DbSession, principal: Reader, achievement_id: int):
+    """A result of the open listing: kind, number, TRL, fields, keywords and owning institutions only."""
+    a = service.access_open_achievement(session, principal, achievement_id)
+    orgs, _p = service.names(session, [o.organisation_id for o in a.owners])
+    return render(request, "transfer/open_summary.html", _ctx(
+        title=N_("Results open for transfer"), a=a, orgs=orgs,
+        full=service.can_read_achievement(session, principal, a.id)), principal=principal)
+
+
+# ---------------------------------------------------------------- 赋权 pilot list (commission)
+def _pilot_page(request: Request, session, principal: Principal, errors: dict[str, list[str]] | None = None,
+                values: dict[str, Any] | None = None, status_code: int = 200, end_errors: dict[int, Any] | None = None):
+    from kechuang.registry.models import Organisation
+
+    on = service.today()
+    pilots = service.list_pilots(session, principal, on)
+    keeper = has(principal, service.PILOT)
+    choices = []
+    if keeper:
+        choices = [(o.id, org_name(o)) for o in session.scalars(
+            select(Organisation).where(Organisation.kind.in_([k for k in INSTITUTION_TYPES if k != "enterprise"]))
+            .order_by(Organisation.id).limit(500))]
+    orgs, _p = service.names(session, [p.organisation_id for p in pilots])
+    return render(request, "transfer/pilots.html", _ctx(
+        title=N_("赋权 pilot list"), pilots=pilots, orgs=orgs, on=on, keeper=keeper, choices=choices,
+        errors=errors or {}, values=values or {"start_date": on.isoformat()}, end_errors=end_errors or {}),
+        status_code=status_code, principal=principal)
+
+
+@router.get("/pilots")
+def pilots_page(request: Request, session: DbSession, principal: Reader):
+    """Institutions on the 赋权 pilot list with their periods; the commission adds and ends memberships."""
+    return _pilot_page(request, session, principal)
+
+
+@router.post("/pilots")
+def pilot_add(request: Request, session: DbSession, principal: PilotKeeper,
+              organisation_id: Annotated[str, Form()] = "", start_date: Annotated[str, Form()] = "",
+              end_date: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = ""):
+    """Put an institution on the pilot list for a period (``service.add_pilot``)."""
+    values = {"organisation_id": organisation_id, "start_date": start_date, "end_date": end_date, "basis": basis}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            org_id = _int(organisation_id, "organisation_id", errors)
+            if org_id is None and not organisation_id.strip():
+                errors.append(FieldError("organisation_id", N_("This field is required.")))
+            start = form_date(start_date, "start_date", errors, required=True)
+            end = form_date(end_date, "end_date", errors)
+            if not basis.strip():
+                errors.append(FieldError("basis", N_("This field is required.")))
+            _check(errors)
+            service.add_pilot(session, principal, PilotIn(organisation_id=org_id, start_date=start, end_date=end,
+                                                          basis=basis.strip()[:200]))
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _pilot_page(request, session, principal, _form_errors(exc), values, exc.status_code)
+    return redirect("/transfer/pilots")
+
+
+@router.post("/pilots/{pilot_id}/end")
+def pilot_end(request: Request, session: DbSession, principal: PilotKeeper, pilot_id: int,
+              end_date: Annotated[str, Form()] = ""):
+    """End a pilot membership on a date (``service.end_pilot``)."""
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            end = form_date(end_date, "end_date", errors, required=True)
+            _check(errors)
+            service.end_pilot(session, principal, pilot_id, end)
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _pilot_page(request, session, principal, status_code=exc.status_code,
+                           end_errors={pilot_id: {"errors": _form_errors(exc), "value": end_date}})
+    return redirect("/transfer/pilots")
+
+
+# ---------------------------------------------------------------- revenue-sharing rules
+def _rules_page(request: Request, session, principal: Principal, organisation_id: int | None,
+                errors: dict[str, list[str]] | None = None, values: dict[str, Any] | None = None,
+                status_code: int = 200):
+    if principal.role is Role.TTO:
+        organisation_id = organisation_id or principal.organisation_id
+    rules = service.list_rules(session, principal, organisation_id)
+    on = service.today()
+    groups: dict[int, list[Any]] = {}
+    for r in rules:
+        groups.setdefault(r.organisation_id, []).append(r)
+    in_force = {o: service.rule_in_force(rs, o, on) for o, rs in groups.items()}
+    orgs, _p = service.names(session, list(groups) + ([organisation_id] if organisation_id else []))
+    floor = params.value("reward.min_team_share", on)
+    return render(request, "transfer/rules.html", _ctx(
+        title=N_("Revenue-sharing rules"), groups=groups, in_force=in_force, orgs=orgs, on=on,
+        organisation_id=organisation_id, may_record=service.can_manage(principal) and principal.role is Role.TTO,
+        floor=floor, errors=errors or {}, values=values or {"valid_from_date": on.isoformat()}),
+        status_code=status_code, principal=principal)
+
+
+@router.get("/rules")
+def rules_page(request: Request, session: DbSession, principal: RulesReader, organisation_id: int | None = None):
+    """An institution's revenue-sharing rule versions by date (TTO: own institution, with the form to record a
+    new version; commission and auditor: every institution, read-only)."""
+    return _rules_page(request, session, principal, organisation_id)
+
+
+@router.post("/rules")
+def rule_record(request: Request, session: DbSession, principal: Manager,
+                valid_from_date: Annotated[str, Form()] = "", team_share: Annotated[str, Form()] = "",
+                department_share: Annotated[str, Form()] = "", institution_share: Annotated[str, Form()] = "",
+                basis: Annotated[str, Form()] = ""):
+    """Record a new version of the TTO's institution's rule (``service.set_revenue_rule``); shares in percent."""
+    values = {"valid_from_date": valid_from_date, "team_share": team_share, "department_share": department_share,
+              "institution_share": institution_share, "basis": basis}
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            start = form_date(valid_from_date, "valid_from_date", errors, required=True)
+            shares = {}
+            for name in ("team_share", "department_share", "institution_share"):
+                shares[name] = _share(values[name], name, errors)
+                if shares[name] is None and not values[name].strip():
+                    errors.append(FieldError(name, N_("This field is required.")))
+            if not basis.strip():
+                errors.append(FieldError("basis", N_("This field is required.")))
+            _check(errors)
+            service.set_revenue_rule(session, principal, RuleIn(
+                organisation_id=principal.organisation_id or -1, valid_from_date=start, basis=basis.strip()[:300],
+                **shares))
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _rules_page(request, session, principal, None, _form_errors(exc), values, exc.status_code)
+    return redirect("/transfer/rules")

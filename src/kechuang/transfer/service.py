@@ -9,6 +9,7 @@ empowered. Every write is audited in the same transaction; services only flush.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy import Select, String, case, cast, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -115,6 +116,7 @@ CONTRACT_WRITE = permission("transfer.contract.write", Role.TTO, Role.ENTERPRISE
 # The commission acts as the registration body (技术合同登记机构); otherwise it reads records read-only.
 REGISTER = permission("transfer.contract.register", Role.COMMISSION)
 PILOT = permission("transfer.pilot", Role.COMMISSION)  # the 赋权 pilot list (沪科规〔2023〕9号)
+RULES = permission("transfer.rule.read", Role.COMMISSION, Role.AUDITOR, Role.TTO)  # revenue-sharing rules
 STATS = permission("transfer.stats", Role.COMMISSION, Role.AUDITOR, Role.TTO)
 IMPORT = permission("transfer.import")  # operators only (SYSTEM): bulk records from other systems
 
@@ -210,6 +212,25 @@ def open_achievements(principal: Principal) -> Select:
     """The open listing (for enterprises and investors looking for technology): never classified results."""
     require(principal, READ)
     return select(Achievement).where(Achievement.is_classified.is_(False))
+
+
+def open_owners(session: Session, achievement_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Owning institutions of open-listing results by achievement id, in one query (the listing's contact)."""
+    ids = set(achievement_ids)
+    out: dict[int, list[int]] = {}
+    if ids:
+        for a_id, org_id in session.execute(select(AchievementOwner.achievement_id, AchievementOwner.organisation_id)
+                                            .where(AchievementOwner.achievement_id.in_(ids))
+                                            .order_by(AchievementOwner.id)):
+            out.setdefault(a_id, []).append(org_id)
+    return out
+
+
+def can_read_achievement(session: Session, principal: Principal, achievement_id: int) -> bool:
+    """Whether ``principal`` may open the full record (not only the open listing's summary)."""
+    return has(principal, READ) and session.scalar(
+        readable_achievements(principal).with_only_columns(Achievement.id)
+        .where(Achievement.id == achievement_id)) is not None
 
 
 def access_achievement_by_id(session: Session, principal: Principal, achievement_id: int) -> Achievement:
@@ -585,15 +606,47 @@ ACHIEVEMENT_SORT = SortSpec({"id": Achievement.id, "title": Achievement.title, "
                              "trl": Achievement.trl}, default="-id")
 
 
+def _has_field(field: str):
+    # ``fields`` is a JSON list stored as text with ASCII escapes; match one whole element, on SQLite and
+    # PostgreSQL alike (autoescape: ``/`` escapes LIKE wildcards, so the backslashes stay literal).
+    return cast(Achievement.fields, String).contains(json.dumps(field.strip()), autoescape=True)
+
+
 def list_achievements(session: Session, principal: Principal, params_: PageParams, *, open_listing: bool = False,
-                      kind: str | None = None) -> tuple[list[Achievement], int]:
-    """A page of achievements readable by ``principal`` (or of the open listing)."""
+                      kind: str | None = None, field: str | None = None,
+                      trl_min: int | None = None) -> tuple[list[Achievement], int]:
+    """A page of achievements readable by ``principal`` (or of the open listing); search in title and number,
+    filters by kind, field (one whole element of ``fields``) and lowest TRL."""
     stmt = open_achievements(principal) if open_listing else readable_achievements(principal)
     if kind:
         stmt = stmt.where(Achievement.kind == kind)
+    if field and field.strip():
+        stmt = stmt.where(_has_field(field))
+    if trl_min is not None:
+        stmt = stmt.where(Achievement.trl >= trl_min)
     if params_.q:
-        stmt = stmt.where(Achievement.title.contains(params_.q))
+        stmt = stmt.where(or_(Achievement.title.contains(params_.q, autoescape=True),
+                              Achievement.number.contains(params_.q, autoescape=True)))
     return paginate(session, stmt, params_, ACHIEVEMENT_SORT, Achievement.id)
+
+
+def open_fields(session: Session, principal: Principal, limit: int = 2000) -> list[str]:
+    """Field names used by results in the open listing (choices for the listing's field filter)."""
+    seen: set[str] = set()
+    stmt = open_achievements(principal).with_only_columns(Achievement.fields).order_by(Achievement.id.desc())
+    for fields in session.scalars(stmt.limit(limit)):
+        seen.update(f for f in fields or [] if f)
+    return sorted(seen)
+
+
+def access_open_achievement(session: Session, principal: Principal, achievement_id: int) -> Achievement:
+    """A result of the open listing with its owners (never classified); the same 404 otherwise. Callers show
+    only the listing's fields: no team, contributions, funding, ledger values or income."""
+    obj = session.scalar(open_achievements(principal).where(Achievement.id == achievement_id)
+                         .options(selectinload(Achievement.owners)))
+    if obj is None:
+        raise NotFound()
+    return obj
 
 
 # ---------------------------------------------------------------- 单列管理 ledger
@@ -693,11 +746,53 @@ def add_pilot(session: Session, principal: Principal, data: PilotIn) -> Empowerm
     _raise_if(_check_refs(session, [data.organisation_id], []))
     if data.end_date and data.end_date < data.start_date:
         raise _invalid("end_date", N_("The end is before the start."), data.end_date)
+    overlap = session.scalars(select(EmpowermentPilot).where(
+        EmpowermentPilot.organisation_id == data.organisation_id,
+        or_(EmpowermentPilot.end_date.is_(None), EmpowermentPilot.end_date >= data.start_date),
+        *([EmpowermentPilot.start_date <= data.end_date] if data.end_date else []))).first()
+    if overlap is not None:
+        raise _invalid("start_date", N_("The institution is already on the pilot list from {start} (entry {id}); "
+                                        "end that period first."), data.start_date,
+                       start=overlap.start_date.isoformat(), id=overlap.id)
     pilot = EmpowermentPilot(**data.model_dump())
     session.add(pilot)
     session.flush()
     audit.record(session, principal, "transfer.pilot.create", "empowerment_pilot", pilot.id, after=data.model_dump())
     return pilot
+
+
+def end_pilot(session: Session, principal: Principal, pilot_id: int, end_date: date) -> EmpowermentPilot:
+    """End an institution's pilot membership on ``end_date`` (inclusive; not before its start)."""
+    require(principal, PILOT)
+    pilot = session.get(EmpowermentPilot, pilot_id)
+    if pilot is None:
+        raise NotFound()
+    if end_date < pilot.start_date:
+        raise _invalid("end_date", N_("The end is before the start."), end_date)
+    if pilot.end_date is not None and pilot.end_date <= end_date:
+        raise _invalid("end_date", N_("This period already ended on {date}."), end_date,
+                       date=pilot.end_date.isoformat())
+    before = {"end_date": pilot.end_date}
+    pilot.end_date = end_date
+    session.flush()
+    audit.record(session, principal, "transfer.pilot.end", "empowerment_pilot", pilot.id, before=before,
+                 after={"end_date": end_date})
+    return pilot
+
+
+def list_pilots(session: Session, principal: Principal, on: date | None = None,
+                organisation_id: int | None = None) -> list[EmpowermentPilot]:
+    """The pilot list (every period, current ones first, then by start date); anyone who reads transfer
+    records may read it."""
+    require(principal, READ)
+    on = on or today()
+    current = (EmpowermentPilot.start_date <= on) & or_(EmpowermentPilot.end_date.is_(None),
+                                                         EmpowermentPilot.end_date >= on)
+    stmt = select(EmpowermentPilot)
+    if organisation_id is not None:
+        stmt = stmt.where(EmpowermentPilot.organisation_id == organisation_id)
+    return list(session.scalars(stmt.order_by(
+        case((current, 0), else_=1), EmpowermentPilot.start_date.desc(), EmpowermentPilot.id.desc())))
 
 
 def _on_pilot(session: Session, organisation_id: int, on: date) -> bool:
@@ -1375,11 +1470,40 @@ def set_revenue_rule(session: Session, principal: Principal, data: RuleIn) -> Re
     except sharing.SharingError:
         raise _invalid("team_share", N_("Shares must sum to 100% and the team share be at least {min}."),
                        str(data.team_share), min=f"{floor * 100:.0f}%") from None
+    if session.scalar(select(RevenueRule.id).where(RevenueRule.organisation_id == data.organisation_id,
+                                                   RevenueRule.valid_from_date == data.valid_from_date)):
+        raise _invalid("valid_from_date", N_("A rule from this date is already recorded; a new version needs "
+                                             "another date."), data.valid_from_date)
     obj = RevenueRule(**data.model_dump())
     session.add(obj)
     session.flush()
     audit.record(session, principal, "transfer.rule.create", "revenue_rule", obj.id, after=data.model_dump())
     return obj
+
+
+def readable_rules(principal: Principal) -> Select:
+    """Revenue-sharing rules: own institution's (TTO), every institution's (commission, auditor)."""
+    require(principal, RULES)
+    stmt = select(RevenueRule)
+    if principal.role is Role.SYSTEM or principal.role in _ALL_DATA:
+        return stmt
+    return stmt.where(RevenueRule.organisation_id == _org(principal))
+
+
+def list_rules(session: Session, principal: Principal, organisation_id: int | None = None) -> list[RevenueRule]:
+    """Rule versions by institution, newest first; another institution's rules asked for by a TTO answer 404."""
+    stmt = readable_rules(principal)
+    if organisation_id is not None:
+        if not session.scalar(select(Organisation.id).where(Organisation.id == organisation_id)) or (
+                principal.role is Role.TTO and organisation_id != _org(principal)):
+            raise NotFound()
+        stmt = stmt.where(RevenueRule.organisation_id == organisation_id)
+    return list(session.scalars(stmt.order_by(RevenueRule.organisation_id, RevenueRule.valid_from_date.desc())))
+
+
+def rule_in_force(rules: list[RevenueRule], organisation_id: int, on: date) -> RevenueRule | None:
+    """Of ``rules`` (newest first), the one the split uses for ``organisation_id`` on ``on``."""
+    return next((r for r in rules if r.organisation_id == organisation_id and r.valid_from_date <= on), None)
 
 
 def _agreement(session: Session, achievement_id: int, organisation_id: int) -> EmpowermentApplication | None:
