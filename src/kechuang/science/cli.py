@@ -1,9 +1,10 @@
 """``kechuang science dataset add|check|export``, ``task list``, ``model list``, ``run``, ``leaderboard``,
-``seed``. The JSON outputs are a stable contract (outside checks use them)."""
+``seed``, ``worker``, ``job list|show|cancel``. The JSON outputs are a stable contract (outside checks use them)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -24,7 +25,9 @@ task_app = typer.Typer(help="Evaluation tasks.", no_args_is_help=True)
 model_app = typer.Typer(help="Models (built-in baselines included).", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(task_app, name="task")
+job_app = typer.Typer(help="Background evaluation jobs: list, show, cancel.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+app.add_typer(job_app, name="job")
 console = Console()
 err = Console(stderr=True)
 
@@ -290,3 +293,76 @@ def model_add(
     else:
         console.print(_("Model {id} {version} registered ({adapter}).", id=out["id"], version=out["version"],
                         adapter=out["adapter"]))
+
+
+# ------------------------------------------------------------------------------------------------- jobs
+
+
+def _job_out(job) -> dict:
+    from kechuang.science import jobs
+
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in jobs.job_summary(job).items()}
+
+
+def _print_job(out: dict) -> None:
+    t = Table(Column("field", no_wrap=True), "value", show_header=False)
+    for k, v in out.items():
+        t.add_row(k, "-" if v is None else str(v))
+    console.print(t)
+
+
+@job_app.command("list")
+def job_list(format: str = typer.Option("table", "--format", help="table or json"),
+             limit: int = typer.Option(50, "--limit", min=1, max=1000, help="The newest N jobs.")):
+    """The newest background jobs (every user's: the CLI acts as the operator), newest first."""
+    from kechuang.science import jobs
+
+    _fmt(format)
+    with session_scope() as session:
+        rows = [_job_out(j) for j in jobs.list_jobs(session, SYSTEM, limit=limit)]
+    if format == "json":
+        _echo_json(rows)
+        return
+    t = Table(Column("id", no_wrap=True), "task", "model", Column("status", no_wrap=True),
+              Column("progress", no_wrap=True), Column("run", no_wrap=True))
+    for r in rows:
+        status = "cancelling" if r["status"] == "running" and r["cancel_requested_at"] else r["status"]
+        t.add_row(str(r["job_id"]), r["task"], r["model"], status, f"{r['progress']:.0%}", str(r["run_id"] or "-"))
+    console.print(t)
+
+
+@job_app.command("show")
+def job_show(job_id: int = typer.Argument(...), format: str = typer.Option("table", "--format", help="table or json")):
+    """One job: status, progress, phase, error, run id, times, cancel request."""
+    from kechuang.science import jobs
+
+    _fmt(format)
+    try:
+        with session_scope() as session:
+            out = _job_out(jobs.access_job_by_id(session, SYSTEM, job_id))
+    except AppError as exc:
+        _fail(exc)
+        return
+    _echo_json(out) if format == "json" else _print_job(out)
+
+
+@job_app.command("cancel")
+def job_cancel(job_id: int = typer.Argument(...), format: str = typer.Option("table", "--format", help="table or json")):
+    """Cancel a job: a queued one becomes cancelled and never runs; a running one is asked to stop and its
+    worker ends it cancelled with no run. Asking again changes nothing; exit 1 when the job already
+    succeeded or failed, or does not exist."""
+    from kechuang.science import jobs
+
+    _fmt(format)
+    try:
+        with session_scope() as session:
+            out = _job_out(jobs.cancel(session, SYSTEM, job_id))
+    except AppError as exc:
+        _fail(exc)
+        return
+    if format == "json":
+        _echo_json(out)
+    elif out["status"] == "cancelled":
+        console.print(_("Job {id} is cancelled.", id=out["job_id"]))
+    else:
+        console.print(_("Job {id} is running; its worker will stop it at its next progress report.", id=out["job_id"]))
