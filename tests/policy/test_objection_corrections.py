@@ -186,3 +186,82 @@ def test_scope_and_permissions(session):
     own = principal(Role.DISTRICT, user_id=302, username="d_pd", district="浦东新区")
     decided = service.decide_objection(session, own, obj.id, "upheld", "更正。", corrections=_fix())
     assert decided.outcome["policies"][0]["action"] == "created"
+
+
+# ---------------------------------------------------------------- API and pages
+HTML = {"accept": "text/html"}
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_api_uphold_with_correction_and_errors(session, client_as):
+    _publish(session)
+    org = _ineligible(session)
+    obj = _object(session, org)
+    officer = client_as(COMMISSION)
+    url = f"/api/v1/policy/objections/{obj.id}/decision"
+    fix = {"year": PERIOD, "field": "rd_expense_fen", "value": 300000000, "source_department": "市税务局",
+           "as_of_date": "2025-05-31"}
+    bad = officer.post(url, json={"decision": "upheld", "note": "更正。", "corrections": [{**fix, "value": -1}]})
+    assert bad.status_code == 422 and bad.json()["error"]["errors"][0]["field"] == "rd_expense_fen"
+    assert _fact(session, org).rd_expense_fen == 50_000_00
+    r = officer.post(url, json={"decision": "upheld", "note": "更正。", "corrections": [fix]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "upheld" and body["outcome"]["policies"][0]["amount_fen"] == 150_001
+    assert body["corrections"][0]["before_value"] == "5000000" and body["corrections"][0]["after_value"] == "300000000"
+    again = officer.post(url, json={"decision": "upheld", "note": "更正。", "corrections": [fix]})
+    assert again.status_code == 200 and again.json()["outcome"]["run_id"] == body["outcome"]["run_id"]
+    # the enterprise reads its objection with the outcome; another enterprise gets 404
+    mine = client_as(_user(org)).get(f"/api/v1/policy/objections/{obj.id}")
+    assert mine.status_code == 200 and mine.json()["outcome"]["policies"][0]["action"] == "created"
+    stranger = client_as(_user(make_organisation(session), user_id=777))
+    assert stranger.get(f"/api/v1/policy/objections/{obj.id}").status_code == 404
+    # an enterprise cannot decide (nor correct its facts)
+    other = _ineligible(session)
+    obj2 = _object(session, other)
+    r = client_as(_user(other)).post(f"/api/v1/policy/objections/{obj2.id}/decision",
+                                     json={"decision": "upheld", "note": "x", "corrections": [fix]})
+    assert r.status_code == 403 and _fact(session, other).rd_expense_fen == 50_000_00
+    xh = client_as(principal(Role.DISTRICT, user_id=301, username="d_xh", district="徐汇区"))
+    assert xh.post(f"/api/v1/policy/objections/{obj2.id}/decision",
+                   json={"decision": "upheld", "note": "x", "corrections": [fix]}).status_code == 404
+
+
+def test_pages_officer_form_field_errors_then_enterprise_sees_outcome(session, client_as):
+    _publish(session)
+    org = _ineligible(session)
+    obj = _object(session, org)
+    officer = client_as(COMMISSION)
+    page = officer.get(f"/policy/objections/{obj.id}", headers=HTML)
+    assert page.status_code == 200 and 'name="rd_expense_fen"' in page.text and "研发费用" in page.text
+    assert f'href="/policy/objections/{obj.id}"' in officer.get("/policy/queues/objections", headers=HTML).text
+    token = _csrf(page.text)
+    form = {"csrf_token": token, "from": "objection", "decision": "upheld", "note": "税务局复核更正。",
+            "year": str(PERIOD), "source_department": "市税务局", "as_of_date": "2025-05-31",
+            "rd_expense_fen": "三百万"}
+    bad = officer.post(f"/policy/objections/{obj.id}/decision", data=form, headers=HTML, follow_redirects=False)
+    assert bad.status_code == 422
+    assert 'id="f-rd_expense_fen"' in bad.text and 'aria-describedby="rd_expense_fen-error"' in bad.text
+    assert 'value="三百万"' in bad.text  # the officer's entry is kept
+    assert session.get(PolicyObjection, obj.id).status == "open" and _fact(session, org).rd_expense_fen == 50_000_00
+    no_date = officer.post(f"/policy/objections/{obj.id}/decision", data={**form, "rd_expense_fen": "300000000",
+                                                                        "as_of_date": ""},
+                           headers=HTML, follow_redirects=False)
+    assert no_date.status_code == 422 and 'aria-describedby="as_of_date-error"' in no_date.text
+    ok = officer.post(f"/policy/objections/{obj.id}/decision", data={**form, "rd_expense_fen": "300000000"},
+                      headers=HTML, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == f"/policy/objections/{obj.id}?done=decided"
+    assert _fact(session, org).rd_expense_fen == 3_000_000_00 and _ent(session, org).amount_fen == 150_001
+    done = officer.get(ok.headers["location"], headers=HTML)
+    assert 'id="corrections"' in done.text and 'id="outcome"' in done.text and 'name="note"' not in done.text
+    ent_page = client_as(_user(org)).get(f"/policy/objections/{obj.id}", headers=HTML)
+    assert ent_page.status_code == 200 and "1,500.01 元" in ent_page.text and 'name="note"' not in ent_page.text
+    assert f'href="/policy/objections/{obj.id}"' in client_as(_user(org)).get("/policy/mine?period=2024",
+                                                                            headers=HTML).text
+    stranger = client_as(_user(make_organisation(session), user_id=777))
+    assert stranger.get(f"/policy/objections/{obj.id}", headers=HTML).status_code == 404

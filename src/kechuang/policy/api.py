@@ -22,6 +22,7 @@ from kechuang.policy.schemas import (
     EntitlementPage,
     EntitlementRead,
     EventRead,
+    FactCorrectionRead,
     IneligibleObjectionRequest,
     InputsRequest,
     InputsResult,
@@ -29,6 +30,7 @@ from kechuang.policy.schemas import (
     NoticeLine,
     NoticeRead,
     NoticeRequest,
+    ObjectionDetail,
     ObjectionRead,
     ObjectionRequest,
     ReturnResult,
@@ -175,10 +177,23 @@ def list_objections(session: DbSession, principal: Reader, status: str | None = 
     return [o for o, _ in service.list_objections(session, principal, status)]
 
 
-@router.post("/objections/{objection_id}/decision", response_model=ObjectionRead)
+@router.get("/objections/{objection_id}", response_model=ObjectionDetail)
+def get_objection(session: DbSession, principal: Reader, objection_id: int):
+    """One readable objection with its decision, corrected facts and the re-evaluation's outcome."""
+    obj = service.access_objection(session, principal, objection_id)
+    return ObjectionDetail.model_validate(obj).model_copy(update={"corrections": [
+        FactCorrectionRead.model_validate(c) for c in service.corrections_of(session, principal, objection_id)]})
+
+
+@router.post("/objections/{objection_id}/decision", response_model=ObjectionDetail)
 def decide(session: DbSession, principal: Decider, objection_id: int, body: DecisionRequest):
-    """An officer upholds or dismisses an objection, with the reason."""
-    return service.decide_objection(session, principal, objection_id, body.decision, body.note)
+    """An officer upholds or dismisses an objection, with the reason; upholding may correct the enterprise's
+    registry facts, which re-evaluates its period (the outcome is recorded on the objection)."""
+    fixes = [service.FactCorrection(c.year, c.field, c.value, c.source_department, c.as_of_date)
+             for c in body.corrections]
+    obj = service.decide_objection(session, principal, objection_id, body.decision, body.note, corrections=fixes)
+    return ObjectionDetail.model_validate(obj).model_copy(update={"corrections": [
+        FactCorrectionRead.model_validate(c) for c in service.corrections_of(session, principal, objection_id)]})
 
 
 @router.post("/notices", response_model=NoticeRead, status_code=201)

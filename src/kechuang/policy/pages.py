@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from kechuang.core import workdays
 from kechuang.core.auth import Principal, Role
 from kechuang.core.deps import DbSession, requires
-from kechuang.core.errors import AppError, NotFound, PermissionDenied
+from kechuang.core.errors import AppError, FieldError, NotFound, PermissionDenied, ValidationFailed
 from kechuang.core.i18n import N_, get_locale, gettext
 from kechuang.core.pagination import Page
 from kechuang.core.permissions import has
@@ -25,8 +25,10 @@ from kechuang.core.tabular import CSV_MEDIA, XLSX_MEDIA, to_csv, to_xlsx
 from kechuang.policy import service
 from kechuang.policy.facts import FACTS, split_column
 from kechuang.policy.models import Entitlement, PolicyNotice
+from kechuang.registry import service as registry_service
 from kechuang.registry.models import Organisation, OrganisationFact
-from kechuang.web.pageutil import field_errors, pages_router, redirect
+from kechuang.registry.service import CORRECTABLE_FACTS
+from kechuang.web.pageutil import field_errors, form_date, pages_router, redirect
 from kechuang.web.templating import NavItem, register_nav, render
 
 router = pages_router(prefix="/policy")
@@ -349,17 +351,84 @@ def queues(request: Request, session: DbSession, principal: QueueReader, tab: st
     return _queue(request, session, principal, tab)
 
 
+OUTCOME_ACTIONS = {"created": N_("Entitlement created"), "updated": N_("Entitlement updated"),
+                   "withdrawn": N_("Entitlement withdrawn"), "adjusted": N_("Adjustment recorded"),
+                   "unchanged": N_("Unchanged"), "none": N_("Not eligible"),
+                   "next_run": N_("Budgeted policy: decided by the next run")}
+BOOL_FACTS = ("serious_dishonesty", "major_incident")
+
+
+def _objection_page(request: Request, session, principal: Principal, objection_id: int,
+                    errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                    status_code: int = 200):
+    obj = service.access_objection(session, principal, objection_id)
+    org = session.get(Organisation, obj.organisation_id)
+    may_decide = has(principal, service.DECIDE) and obj.status == "open"
+    facts = {f.year: f for f in registry_service.organisation_facts(session, principal, obj.organisation_id)
+             } if has(principal, registry_service.READ_FACTS) else {}
+    years = list(range(obj.period, obj.period - 3, -1))
+    vals = {"year": obj.period, **(values or {})}
+    ctx = _ctx(title=N_("Objection"), active_nav="policy-queues" if has(principal, service.QUEUES) else "policy-mine",
+               obj=obj, org=org, may_decide=may_decide, facts=facts, years=years, fields=CORRECTABLE_FACTS,
+               bool_facts=BOOL_FACTS, errors=errors or {}, values=vals, message=_message(request),
+               year_options=[(y, str(y)) for y in years], may_queue=has(principal, service.QUEUES),
+               corrections=service.corrections_of(session, principal, objection_id),
+               outcome_action=lambda a: gettext(OUTCOME_ACTIONS.get(a, a)))
+    return render(request, "policy/objection.html", ctx, status_code=status_code, principal=principal)
+
+
+@router.get("/objections/{objection_id}")
+def objection(request: Request, session: DbSession, principal: Reader, objection_id: int):
+    """An objection: the decision, corrected facts and the enterprise's re-evaluation; for officers while it
+    is open, the decision form with corrected registry facts."""
+    return _objection_page(request, session, principal, objection_id)
+
+
+F = Annotated[str, Form()]
+
+
 @router.post("/objections/{objection_id}/decision")
-def decide(request: Request, session: DbSession, principal: Decider, objection_id: int,
-           decision: Annotated[str, Form()] = "", note: Annotated[str, Form()] = ""):
-    """Uphold or dismiss an objection, with the reason."""
+def decide(request: Request, session: DbSession, principal: Decider, objection_id: int, decision: F = "",
+           note: F = "", origin: Annotated[str, Form(alias="from")] = "", year: F = "", source_department: F = "",
+           as_of_date: F = "", revenue_fen: F = "", rd_expense_fen: F = "", rd_domestic_share: F = "",
+           employees: F = "", st_staff: F = "", high_tech_income_fen: F = "", total_assets_fen: F = "",
+           profit_fen: F = "", tax_credit_grade: F = "", serious_dishonesty: F = "", major_incident: F = ""):
+    """Uphold or dismiss an objection, with the reason; from the objection's page, upholding may correct
+    the enterprise's registry facts (empty fields stay as they are)."""
+    form = {k: v for k, v in locals().items() if isinstance(v, str)}
+    form["from"] = origin
+    return _decide(request, session, principal, objection_id, form)
+
+
+def _decide(request: Request, session, principal: Principal, objection_id: int, form: dict[str, str]):
+    decision, note = form.get("decision", ""), form.get("note", "")
+    detail = form.get("from") == "objection"
+    fixes: list[service.FactCorrection] = []
+    errs: list[FieldError] = []
+    if detail:
+        changed = {k: form[k].strip() for k in CORRECTABLE_FACTS if form.get(k, "").strip()}
+        if changed:
+            as_of = form_date(form.get("as_of_date"), "as_of_date", errs, required=True)
+            try:
+                year = int(form.get("year", ""))
+            except ValueError:
+                year = 0
+            fixes = [service.FactCorrection(year, k, v, form.get("source_department", ""), as_of)
+                     for k, v in changed.items()]
     try:
-        service.decide_objection(session, principal, objection_id, decision, note)
+        if errs:
+            raise ValidationFailed(errors=errs)
+        service.decide_objection(session, principal, objection_id, decision, note, corrections=fixes)
     except AppError as exc:
         if isinstance(exc, NotFound | PermissionDenied):
             raise
+        if detail:
+            return _objection_page(request, session, principal, objection_id, field_errors(exc), form,
+                                   exc.status_code)
         return _queue(request, session, principal, "objections", {f"o{objection_id}": field_errors(exc)},
                       exc.status_code)
+    if detail:
+        return redirect(f"/policy/objections/{objection_id}?done=decided")
     return redirect("/policy/queues/objections?done=decided")
 
 

@@ -138,11 +138,38 @@ class IneligibleObjectionRequest(BaseModel):
     text: str = Field(max_length=2000)
 
 
+class FactCorrectionIn(BaseModel):
+    """A corrected registry fact of the objection's enterprise (a column of its yearly facts: money in fen,
+    ``rd_domestic_share`` as a decimal string, booleans as true/false); checked by the registry's rules."""
+
+    year: int
+    field: str = Field(max_length=60, examples=["rd_expense_fen"])
+    value: Any = Field(examples=[300000000])
+    source_department: str = Field(max_length=100, examples=["市税务局"])
+    as_of_date: date
+
+
 class DecisionRequest(BaseModel):
-    """An officer's decision on an objection."""
+    """An officer's decision on an objection; upholding may correct the enterprise's registry facts."""
 
     decision: Literal["upheld", "dismissed"]
     note: str = Field(max_length=2000)
+    corrections: list[FactCorrectionIn] = Field(default_factory=list, max_length=20)
+
+
+class FactCorrectionRead(BaseModel):
+    """A registry fact corrected when an objection was upheld: before, after, who and when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    year: int
+    field: str
+    before_value: str | None
+    after_value: str | None
+    source_department: str
+    as_of_date: date
+    corrected_by: str
+    corrected_at: datetime
 
 
 class ObjectionRead(BaseModel):
@@ -163,6 +190,13 @@ class ObjectionRead(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     decision_note: str | None
+    outcome: dict[str, Any] | None = None  # the enterprise's re-evaluation after corrected facts
+
+
+class ObjectionDetail(ObjectionRead):
+    """An objection with the facts corrected when it was upheld."""
+
+    corrections: list[FactCorrectionRead] = []
 
 
 class NoticeRequest(BaseModel):
