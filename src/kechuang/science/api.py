@@ -104,6 +104,24 @@ def create_dataset(session: DbSession, principal: Publisher,
     return _detail(session, principal, ds, report)
 
 
+@router.get("/datasets/{dataset_id}/versions")
+def dataset_versions(dataset_id: int, session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """Every version of this dataset (newest registration first) with its quality score and file count."""
+    ds = service.access_dataset_by_id(session, principal, dataset_id)
+    return [{"id": d.id, "version": d.version, "created_at": d.created_at, "quality_score": score,
+             "n_files": len(d.files)} for d, score in service.dataset_versions(session, principal, ds.slug)]
+
+
+@router.get("/datasets/{dataset_id}/diff")
+def dataset_diff(dataset_id: int, session: DbSession, principal: Reader,
+                 against: int = Query(..., description="Id of another version of the same dataset.")) -> dict[str, Any]:
+    """What changed between two versions (earlier registration = ``old``): metadata fields with old and new
+    values, and every file by name (added, removed, changed, unchanged) with both SHA-256 and sizes."""
+    d = service.diff_versions(session, principal, dataset_id, against)
+    return {"old": {"id": d["old"].id, "version": d["old"].version},
+            "new": {"id": d["new"].id, "version": d["new"].version}, "metadata": d["metadata"], "files": d["files"]}
+
+
 @router.get("/datasets/{dataset_id}/export")
 def export_dataset(dataset_id: int, session: DbSession, principal: Reader,
                    format: Literal["croissant", "datacite", "datacite-xml"] = "croissant",

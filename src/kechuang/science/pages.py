@@ -164,12 +164,21 @@ def dataset_create(request: Request, session: DbSession, principal: Publisher,
 
 @router.get("/science/datasets/{dataset_id}")
 def dataset_page(dataset_id: int, request: Request, session: DbSession, principal: Reader,
-                 added: Annotated[bool, Query()] = False):
-    """A dataset version: metadata, files and the latest quality report."""
+                 added: Annotated[bool, Query()] = False, compare: Annotated[int | None, Query()] = None):
+    """A dataset version: metadata, files, the latest quality report and the version history;
+    ``?compare=<id>`` shows what changed (metadata, per-file checksums) between this and another version."""
     ds = service.access_dataset_by_id(session, principal, dataset_id)
+    versions = service.dataset_versions(session, principal, ds.slug)
+    diff = None
+    if compare is None and len(versions) > 1:  # by default: this version against the one registered before it
+        earlier = [d for d, _ in versions if d.id < ds.id]
+        compare = earlier[0].id if earlier else None
+    if compare is not None and compare != ds.id and compare in {d.id for d, _ in versions}:
+        diff = service.diff_versions(session, principal, ds.id, compare)
     return render(request, "science/dataset.html", {
         "title": ds.name, "active_nav": "science", "ds": ds, "report": service.latest_report(session, ds.id),
-        "can_download": service.can_download(session, principal, ds), "added": added})
+        "can_download": service.can_download(session, principal, ds), "added": added, "versions": versions,
+        "diff": diff}, principal=principal)
 
 
 @router.get("/science/runs/{run_id}")

@@ -155,6 +155,8 @@ def run_checks(meta: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 common = [c for c in split_frames[a].columns if c in split_frames[b].columns]
+                if not common:  # no column in common: no row can be in both (and polars refuses a keyless join)
+                    continue
                 as_text = [pl.col(c).cast(pl.Utf8) for c in common]  # compare values, not inferred types
                 n = split_frames[a].select(as_text).join(split_frames[b].select(as_text), on=common,
                                                          how="inner", nulls_equal=True).height

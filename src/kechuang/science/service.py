@@ -184,6 +184,56 @@ def latest_report(session: Session, dataset_id: int) -> DatasetQualityReport | N
                           .order_by(DatasetQualityReport.id.desc()).limit(1))
 
 
+DIFF_FIELDS = ("name", "description", "creators", "licence", "publisher", "publication_year", "identifier",
+               "subjects", "temporal_coverage", "spatial_coverage", "provenance", "related_identifiers", "schema",
+               "access_level", "cross_border")
+
+
+def dataset_versions(session: Session, principal: Principal, slug: str) -> list[tuple[Dataset, float | None]]:
+    """Every registered version of a dataset (newest registration first) with its latest quality score."""
+    require(principal, READ)
+    versions = list(session.scalars(select(Dataset).where(Dataset.slug == slug).order_by(Dataset.id.desc())
+                                    .options(selectinload(Dataset.files))))
+    scores = {}
+    for ds_id, score in session.execute(select(DatasetQualityReport.dataset_id, DatasetQualityReport.score)
+                                        .where(DatasetQualityReport.dataset_id.in_([d.id for d in versions]))
+                                        .order_by(DatasetQualityReport.id)):
+        scores[ds_id] = score  # the newest report wins
+    return [(d, scores.get(d.id)) for d in versions]
+
+
+def diff_versions(session: Session, principal: Principal, dataset_id: int, other_id: int) -> dict[str, Any]:
+    """What changed between two versions of one dataset, the earlier registration as ``old``: metadata
+    fields whose values differ (``field``, ``old``, ``new``) and every file by name — ``added``, ``removed``,
+    ``changed`` (another SHA-256, size or split) or ``unchanged`` — with both checksums and sizes. Versions
+    of different datasets are refused on ``compare``; a missing one is NotFound."""
+    a = access_dataset_by_id(session, principal, dataset_id)
+    b = access_dataset_by_id(session, principal, other_id)
+    if a.slug != b.slug:
+        raise ValidationFailed(errors=[FieldError("compare", N_("Only versions of the same dataset can be compared."),
+                                                  value=other_id)])
+    old, new = (a, b) if a.id <= b.id else (b, a)
+    fields = [{"field": f, "old": getattr(old, f), "new": getattr(new, f)} for f in DIFF_FIELDS
+              if getattr(old, f) != getattr(new, f)]
+    before, after = {f.name: f for f in old.files}, {f.name: f for f in new.files}
+    files = []
+    for name in sorted(before.keys() | after.keys()):
+        o, n = before.get(name), after.get(name)
+        if o is None:
+            status = "added"
+        elif n is None:
+            status = "removed"
+        elif (o.sha256, o.size_bytes, o.split) != (n.sha256, n.size_bytes, n.split):
+            status = "changed"
+        else:
+            status = "unchanged"
+        files.append({"name": name, "status": status,
+                      "old_sha256": o.sha256 if o else None, "new_sha256": n.sha256 if n else None,
+                      "old_size_bytes": o.size_bytes if o else None, "new_size_bytes": n.size_bytes if n else None,
+                      "old_split": o.split if o else None, "new_split": n.split if n else None})
+    return {"old": old, "new": new, "metadata": fields, "files": files}
+
+
 def can_download(session: Session, principal: Principal, ds: Dataset) -> bool:
     """open/registered: any registered user; approval: the owner, a reviewer or an approved requester."""
     if not has(principal, READ):
