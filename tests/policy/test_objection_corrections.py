@@ -249,11 +249,14 @@ def test_pages_officer_form_field_errors_then_enterprise_sees_outcome(session, c
     assert 'id="f-rd_expense_fen"' in bad.text and 'aria-describedby="rd_expense_fen-error"' in bad.text
     assert 'value="三百万"' in bad.text  # the officer's entry is kept
     assert session.get(PolicyObjection, obj.id).status == "open" and _fact(session, org).rd_expense_fen == 50_000_00
-    no_date = officer.post(f"/policy/objections/{obj.id}/decision", data={**form, "rd_expense_fen": "300000000",
-                                                                        "as_of_date": ""},
-                           headers=HTML, follow_redirects=False)
-    assert no_date.status_code == 422 and 'aria-describedby="as_of_date-error"' in no_date.text
-    ok = officer.post(f"/policy/objections/{obj.id}/decision", data={**form, "rd_expense_fen": "300000000"},
+    several = officer.post(f"/policy/objections/{obj.id}/decision",
+                           data={**form, "rd_expense_fen": "3000000.001", "as_of_date": "", "source_department": "",
+                                 "employees": "-3", "note": ""}, headers=HTML, follow_redirects=False)
+    assert several.status_code == 422  # every problem at once: the form's and the registry's rules
+    for name in ("rd_expense_fen", "as_of_date", "source_department", "employees", "note"):
+        assert f'aria-describedby="{name}-error"' in several.text, name
+    assert session.get(PolicyObjection, obj.id).status == "open" and _fact(session, org).employees == 120
+    ok = officer.post(f"/policy/objections/{obj.id}/decision", data={**form, "rd_expense_fen": "3,000,000.00"},
                       headers=HTML, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == f"/policy/objections/{obj.id}?done=decided"
     assert _fact(session, org).rd_expense_fen == 3_000_000_00 and _ent(session, org).amount_fen == 150_001

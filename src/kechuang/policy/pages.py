@@ -28,7 +28,7 @@ from kechuang.policy.models import Entitlement, PolicyNotice
 from kechuang.registry import service as registry_service
 from kechuang.registry.models import Organisation, OrganisationFact
 from kechuang.registry.service import CORRECTABLE_FACTS
-from kechuang.web.pageutil import field_errors, form_date, pages_router, redirect
+from kechuang.web.pageutil import field_errors, form_date, form_yuan, pages_router, redirect
 from kechuang.web.templating import NavItem, register_nav, render
 
 router = pages_router(prefix="/policy")
@@ -406,9 +406,15 @@ def _decide(request: Request, session, principal: Principal, objection_id: int, 
     fixes: list[service.FactCorrection] = []
     errs: list[FieldError] = []
     if detail:
-        changed = {k: form[k].strip() for k in CORRECTABLE_FACTS if form.get(k, "").strip()}
+        changed: dict[str, Any] = {k: form[k].strip() for k in CORRECTABLE_FACTS if form.get(k, "").strip()}
         if changed:
-            as_of = form_date(form.get("as_of_date"), "as_of_date", errs, required=True)
+            for k in [k for k in changed if k.endswith("_fen")]:  # typed in yuan, corrected in exact fen
+                fen = form_yuan(changed[k], k, errs)
+                if fen is None:
+                    del changed[k]
+                else:
+                    changed[k] = fen
+            as_of = form_date(form.get("as_of_date"), "as_of_date", errs)  # missing: the registry's rule says so
             try:
                 year = int(form.get("year", ""))
             except ValueError:
@@ -416,7 +422,11 @@ def _decide(request: Request, session, principal: Principal, objection_id: int, 
             fixes = [service.FactCorrection(year, k, v, form.get("source_department", ""), as_of)
                      for k, v in changed.items()]
     try:
-        if errs:
+        if errs:  # the form's own problems together with every problem the service finds, nothing written
+            try:
+                service.check_decision(session, principal, objection_id, decision, note, corrections=fixes)
+            except ValidationFailed as exc:
+                errs += [e for e in exc.errors if e.field not in {x.field for x in errs}]
             raise ValidationFailed(errors=errs)
         service.decide_objection(session, principal, objection_id, decision, note, corrections=fixes)
     except AppError as exc:

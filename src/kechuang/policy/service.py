@@ -1027,6 +1027,42 @@ def reevaluate_enterprise(session: Session, principal: Principal, organisation_i
     return {"run_id": run.id, "period": period, "policies": outcome}
 
 
+def _checked_decision(session: Session, principal: Principal, objection_id: int, decision: str, note: str,
+                      corrections: list[FactCorrection]) -> tuple[PolicyObjection, str, dict[int, list[FactCorrection]]]:
+    require(principal, DECIDE)
+    errors = []
+    if decision not in ("upheld", "dismissed"):
+        errors.append(FieldError("decision", N_("Choose upheld or dismissed."), value=decision))
+    try:
+        note = _clean_text("note", note)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    obj = session.scalar(readable_objections(principal).where(PolicyObjection.id == objection_id))
+    if obj is None:
+        raise NotFound()
+    if obj.status == decision and not errors:
+        return obj, note, {}
+    if corrections and decision == "dismissed":
+        errors.append(FieldError("decision", N_("Facts are corrected only when upholding."), value=decision))
+    if corrections and obj.status != "open":
+        raise Conflict(N_("This objection has already been decided."))
+    by_year = {}
+    if corrections:
+        try:
+            by_year = _check_corrections(session, principal, obj, corrections)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return obj, note, by_year
+
+
+def check_decision(session: Session, principal: Principal, objection_id: int, decision: str, note: str,
+                   corrections: list[FactCorrection] | None = None) -> None:
+    """Every problem :func:`decide_objection` would refuse with, found without writing anything."""
+    _checked_decision(session, principal, objection_id, decision, note, corrections or [])
+
+
 def decide_objection(session: Session, principal: Principal, objection_id: int, decision: str, note: str,
                      today: date | None = None, corrections: list[FactCorrection] | None = None
                      ) -> PolicyObjection:
@@ -1035,22 +1071,9 @@ def decide_objection(session: Session, principal: Principal, objection_id: int, 
     ``corrections`` corrects the named registry facts of the objection's enterprise (registry rules and
     audit), links them to the objection and re-evaluates that enterprise's period (``outcome``); an invalid
     value refuses the whole decision. Deciding again the same way changes nothing."""
-    require(principal, DECIDE)
-    if decision not in ("upheld", "dismissed"):
-        raise ValidationFailed(errors=[FieldError("decision", N_("Choose upheld or dismissed."), value=decision)])
-    note = _clean_text("note", note)
-    obj = session.scalar(readable_objections(principal).where(PolicyObjection.id == objection_id))
-    if obj is None:
-        raise NotFound()
+    obj, note, by_year = _checked_decision(session, principal, objection_id, decision, note, corrections or [])
     if obj.status == decision:
         return obj
-    corrections = corrections or []
-    if corrections and decision != "upheld":
-        raise ValidationFailed(errors=[FieldError("decision", N_("Facts are corrected only when upholding."),
-                                                  value=decision)])
-    if corrections and obj.status != "open":
-        raise Conflict(N_("This objection has already been decided."))
-    by_year = _check_corrections(session, principal, obj, corrections) if corrections else {}
     n = session.execute(update(PolicyObjection).where(PolicyObjection.id == obj.id, PolicyObjection.status == "open")
                         .values(status=decision, decided_by=principal.username, decided_at=utcnow(),
                                 decision_note=note).execution_options(synchronize_session=False)).rowcount

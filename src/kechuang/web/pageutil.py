@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -50,6 +51,25 @@ def form_date(value: str | None, name: str, errors: list[FieldError], required: 
     except ValueError:
         errors.append(FieldError(name, N_("Enter a date as YYYY-MM-DD."), value=text))
         return None
+
+
+def form_yuan(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> int | None:
+    """An amount typed in yuan ("1,234.56") as integer fen (exact, via Decimal); a problem is appended to
+    ``errors`` and gives ``None``."""
+    text = (value or "").replace(",", "").replace("，", "").strip()
+    if not text:
+        if required:
+            errors.append(FieldError(name, N_("This field is required.")))
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        errors.append(FieldError(name, N_("Enter an amount in yuan, e.g. 12500.50."), value=value))
+        return None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        errors.append(FieldError(name, N_("At most two decimals (fen)."), value=value))
+        return None
+    return int(amount * 100)
 
 
 def is_validation(exc: AppError) -> bool:
