@@ -358,6 +358,15 @@ OUTCOME_ACTIONS = {"created": N_("Entitlement created"), "updated": N_("Entitlem
 BOOL_FACTS = ("serious_dishonesty", "major_incident")
 
 
+def _yuan_exact(fen: int | str | None) -> str:
+    """Fen as yuan with both decimals ("245,201.61"), exact, for the amounts an officer types in yuan."""
+    if fen is None:
+        return "—"
+    n = int(fen)
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    return f"{sign}{n // 100:,}.{n % 100:02d}"
+
+
 def _objection_page(request: Request, session, principal: Principal, objection_id: int,
                     errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
                     status_code: int = 200):
@@ -373,7 +382,7 @@ def _objection_page(request: Request, session, principal: Principal, objection_i
                bool_facts=BOOL_FACTS, errors=errors or {}, values=vals, message=_message(request),
                year_options=[(y, str(y)) for y in years], may_queue=has(principal, service.QUEUES),
                corrections=service.corrections_of(session, principal, objection_id),
-               outcome_action=lambda a: gettext(OUTCOME_ACTIONS.get(a, a)))
+               outcome_action=lambda a: gettext(OUTCOME_ACTIONS.get(a, a)), yuan_exact=_yuan_exact)
     return render(request, "policy/objection.html", ctx, status_code=status_code, principal=principal)
 
 
