@@ -268,3 +268,25 @@ def test_pages_officer_form_field_errors_then_enterprise_sees_outcome(session, c
                                                                             headers=HTML).text
     stranger = client_as(_user(make_organisation(session), user_id=777))
     assert stranger.get(f"/policy/objections/{obj.id}", headers=HTML).status_code == 404
+
+
+def test_reevaluation_again_writes_nothing_and_budgeted_policies_wait_for_the_run(session):
+    _publish(session)
+    budgeted = GRANT.replace("id: test-grant", "id: test-budgeted") + "budget: {total_fen: 100000, allocation: pro_rata}\n"
+    versions.publish(session, COMMISSION, versions.save_version(session, COMMISSION, budgeted, "测试预算").id)
+    org = _ineligible(session)
+    obj = _object(session, org)
+    decided = service.decide_objection(session, COMMISSION, obj.id, "upheld", "已更正。", corrections=_fix())
+    by_policy = {p["policy_id"]: p for p in decided.outcome["policies"]}
+    assert by_policy["test-budgeted"]["action"] == "next_run" and by_policy["test-budgeted"]["eligible"]
+    assert session.scalar(select(Entitlement.id).where(Entitlement.policy_id == "test-budgeted")) is None
+    assert by_policy["test-grant"]["action"] == "created"
+    counts = [_count(session, m) for m in (Entitlement, PolicyRun, AuditEntry)]
+    again = service.reevaluate_enterprise(session, COMMISSION, org.id, PERIOD, obj.id)
+    assert again["run_id"] is None and {p["policy_id"]: p["action"] for p in again["policies"]} == {
+        "test-budgeted": "next_run", "test-grant": "unchanged"}
+    assert [_count(session, m) for m in (Entitlement, PolicyRun, AuditEntry)] == counts
+    # the city-wide run then applies the budget to everyone
+    out = service.run_period(session, COMMISSION, PERIOD, execute=True)
+    assert out.created == 1
+    assert session.scalar(select(Entitlement.amount_fen).where(Entitlement.policy_id == "test-budgeted")) == 100_000

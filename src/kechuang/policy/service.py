@@ -924,18 +924,25 @@ def reevaluate_enterprise(session: Session, principal: Principal, organisation_i
     :func:`enterprise_view`, the engine of :func:`run_period`) and bring its entitlements up to date by the
     run's rules. Policies with a budget are left to the next city-wide run: a budget is shared by every
     enterprise, so one enterprise alone cannot be given its share. A second call with the same facts changes
-    nothing. Returns the outcome per policy."""
+    nothing (no run row either). Returns the outcome per policy."""
     require(principal, DECIDE)
     pols = run_policies(session, period)
     frame, facts_hash = load_facts(session, period, scope=[organisation_id], lags=_max_lag([p.policy for p in pols]))
     described = [{"id": p.policy.id, "hash": p.hash, "version": p.version} for p in sorted(pols, key=lambda p:
                                                                                              p.policy.id)]
-    run = PolicyRun(period=period, policies=described, facts_hash=facts_hash, objection_id=objection_id,
-                    inputs_hash=_sha(json.dumps({"policies": described, "facts": facts_hash,
-                                                 "objection_id": objection_id}, sort_keys=True)),
-                    enterprises=frame.height, started_by=principal.username)
-    session.add(run)
-    session.flush()
+    recorded: list[PolicyRun] = []
+
+    def run_id() -> int:  # the run row is written only when an entitlement changes (a rerun writes nothing)
+        if not recorded:
+            recorded.append(PolicyRun(period=period, policies=described, facts_hash=facts_hash,
+                                      objection_id=objection_id, enterprises=frame.height,
+                                      inputs_hash=_sha(json.dumps({"policies": described, "facts": facts_hash,
+                                                                   "objection_id": objection_id}, sort_keys=True)),
+                                      started_by=principal.username))
+            session.add(recorded[0])
+            session.flush()
+        return recorded[0].id
+
     results: dict[str, tuple[int, dict[str, Any], bool]] = {}
     why: dict[str, str] = {}
     if pols and frame.height:
@@ -974,12 +981,12 @@ def reevaluate_enterprise(session: Session, principal: Principal, organisation_i
                                   policy_title_zh=rp.policy.title.get("zh", pid),
                                   policy_title_en=rp.policy.title.get("en", pid), policy_hash=rp.hash,
                                   period=period, amount_fen=amount, budget_cut=cut, clauses=clauses, basis_hash=bh,
-                                  run_id=run.id, status="computed", status_reason=f"objection {objection_id}",
+                                  run_id=run_id(), status="computed", status_reason=f"objection {objection_id}",
                                   created_at=now, updated_at=now)
                 session.add(old)
                 session.flush()
                 _event(session, principal, old.id, "computed", None, "computed", f"objection {objection_id}",
-                       {"run_id": run.id, "amount_fen": amount, "objection_id": objection_id})
+                       {"run_id": run_id(), "amount_fen": amount, "objection_id": objection_id})
                 action = "created"
             elif old.basis_hash == bh:
                 action = "unchanged"
@@ -988,34 +995,37 @@ def reevaluate_enterprise(session: Session, principal: Principal, organisation_i
                 before = audit.snapshot(old, ["amount_fen", "basis_hash", "status"])
                 new_status = "computed" if old.status == "withdrawn" else old.status
                 old.amount_fen, old.clauses, old.basis_hash, old.policy_hash = amount, clauses, bh, rp.hash
-                old.budget_cut, old.run_id, old.updated_at = cut, run.id, now
+                old.budget_cut, old.run_id, old.updated_at = cut, run_id(), now
                 old.status, old.status_reason = new_status, reason
                 _event(session, principal, old.id, "reopened" if before["status"] == "withdrawn" else "rebased",
                        before["status"], new_status, reason, {"before": before, "amount_fen": amount,
-                                                              "run_id": run.id, "objection_id": objection_id})
+                                                              "run_id": run_id(), "objection_id": objection_id})
                 action = "updated"
             elif old.status in SETTLED_STATUSES and old.amount_fen != amount and not _has_adjustment(
                     session, old.id, bh):
-                _adjust(session, old, run.id, amount, bh, _describe_change(old, rp.hash, amount, clauses))
+                _adjust(session, old, run_id(), amount, bh, _describe_change(old, rp.hash, amount, clauses))
                 action = "adjusted"
             else:
                 action = "unchanged"
         elif old is not None:
             if old.status in PENDING_STATUSES:
                 before_status = old.status
-                old.status, old.status_reason, old.run_id, old.updated_at = "withdrawn", why.get(pid), run.id, now
+                old.status, old.status_reason, old.run_id, old.updated_at = "withdrawn", why.get(pid), run_id(), now
                 _event(session, principal, old.id, "withdrawn", before_status, "withdrawn",
-                       why.get(pid), {"run_id": run.id, "objection_id": objection_id})
+                       why.get(pid), {"run_id": run_id(), "objection_id": objection_id})
                 action = "withdrawn"
             elif old.status in SETTLED_STATUSES and old.amount_fen != 0:
                 bh = basis_hash(rp.hash, 0, {})
                 if not _has_adjustment(session, old.id, bh):
-                    _adjust(session, old, run.id, 0, bh, "no longer eligible: " + (why.get(pid) or ""))
+                    _adjust(session, old, run_id(), 0, bh, "no longer eligible: " + (why.get(pid) or ""))
                     action = "adjusted"
         if action in counts:
             counts[action] += 1
         line["action"], line["entitlement_id"] = action, old.id if old is not None else None
         outcome.append(line)
+    if not recorded:
+        return {"run_id": None, "period": period, "policies": outcome}
+    run = recorded[0]
     run.eligible = sum(1 for x in outcome if x["eligible"] and x["action"] != "next_run")
     run.total_fen = sum(x["amount_fen"] for x in outcome if x["eligible"] and x["action"] != "next_run")
     run.created, run.updated, run.withdrawn = counts["created"], counts["updated"], counts["withdrawn"]
