@@ -64,6 +64,18 @@ def test_open_listing_renders_filters_and_hides_confidential_fields(session, cli
     assert enterprise.get("/transfer/open/999999").status_code == 404
 
 
+def test_results_no_longer_available_leave_the_listing(session, client_as):
+    w = world(session)
+    a = achievement(session, w)
+    enterprise = _As(client_as, w.enterprise)
+    service.set_stage(session, w.tto_a, a.id, "licensed")  # a licensed result may be licensed again
+    assert a.title in enterprise.get("/transfer/open").text
+    service.set_stage(session, w.tto_a, a.id, "transferred")
+    assert a.title not in enterprise.get("/transfer/open").text
+    assert enterprise.get(f"/transfer/open/{a.id}").status_code == 404
+    assert _As(client_as, w.tto_a).get(f"/transfer/achievements/{a.id}").status_code == 200  # the record stays
+
+
 def test_open_listing_is_for_logged_in_readers_only(session, client_as):
     w = world(session)
     a = achievement(session, w)
@@ -190,3 +202,37 @@ def test_workbench_links_the_new_pages(session, client_as):
     page = _As(client_as, w.tto_a).get("/transfer").text
     assert 'href="/transfer/open"' in page and 'href="/transfer/pilots"' in page and 'href="/transfer/rules"' in page
     assert 'href="/transfer/rules"' not in _As(client_as, w.enterprise).get("/transfer").text
+
+
+def test_pilot_and_rule_api(session, client_as):
+    w = world(session)
+    def commission():
+        return client_as(w.commission)
+
+    def tto():
+        return client_as(w.tto_a)
+
+    r = commission().post("/api/v1/transfer/pilots", json={"organisation_id": w.uni_b.id, "start_date": "2024-05-01",
+                                                         "basis": "第二批"})
+    assert r.status_code == 201
+    pid = r.json()["id"]
+    overlap = commission().post("/api/v1/transfer/pilots", json={"organisation_id": w.uni_b.id,
+                                                               "start_date": "2025-01-01", "basis": "x"})
+    assert overlap.status_code == 422 and overlap.json()["error"]["errors"][0]["field"] == "start_date"
+    ended = commission().post(f"/api/v1/transfer/pilots/{pid}/end", json={"end_date": "2025-12-31"})
+    assert ended.status_code == 200 and ended.json()["end_date"] == "2025-12-31"
+    assert commission().post(f"/api/v1/transfer/pilots/{pid}/end", json={"end_date": "2026-06-30"}).status_code == 422
+    assert commission().post("/api/v1/transfer/pilots/999999/end", json={"end_date": "2026-06-30"}).status_code == 404
+    assert tto().post(f"/api/v1/transfer/pilots/{pid}/end", json={"end_date": "2025-06-30"}).status_code == 403
+    listed = tto().get("/api/v1/transfer/pilots").json()
+    assert {p["organisation_id"] for p in listed} == {w.uni_a.id, w.uni_b.id}
+    assert client_as(principal(Role.EXPERT)).get("/api/v1/transfer/pilots").status_code == 403
+
+    rule = {"organisation_id": w.uni_a.id, "valid_from_date": "2024-01-01", "team_share": "0.7",
+            "department_share": "0.1", "institution_share": "0.2", "basis": "办法"}
+    assert tto().post("/api/v1/transfer/rules", json=rule).status_code == 201
+    assert tto().post("/api/v1/transfer/rules", json=rule).status_code == 422  # same date again
+    assert [r["valid_from_date"] for r in tto().get("/api/v1/transfer/rules").json()] == ["2024-01-01"]
+    assert tto().get(f"/api/v1/transfer/rules?organisation_id={w.uni_b.id}").status_code == 404
+    assert len(client_as(w.commission).get("/api/v1/transfer/rules").json()) == 1
+    assert client_as(w.enterprise).get("/api/v1/transfer/rules").status_code == 403

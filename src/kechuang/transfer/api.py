@@ -31,7 +31,9 @@ from kechuang.transfer.schemas import (
     ObjectionRead,
     OverdueRead,
     PaymentRead,
+    PilotEnd,
     PilotIn,
+    PilotRead,
     ReasonIn,
     Registration,
     Resolution,
@@ -56,6 +58,7 @@ Registrar = Annotated[Principal, Depends(requires(service.REGISTER))]
 PilotWriter = Annotated[Principal, Depends(requires(service.PILOT))]
 StatsReader = Annotated[Principal, Depends(requires(service.STATS))]
 OverdueReader = Annotated[Principal, Depends(requires(service.OVERDUE))]
+RulesReader = Annotated[Principal, Depends(requires(service.RULES))]
 
 
 # ---------------------------------------------------------------- achievements and ledger
@@ -119,6 +122,18 @@ def ledger(session: DbSession, principal: Reader, format: Literal["json", "xlsx"
 def add_pilot(session: DbSession, principal: PilotWriter, body: PilotIn) -> dict[str, int]:
     """Put an institution on the 赋权 pilot list."""
     return {"id": service.add_pilot(session, principal, body).id}
+
+
+@router.get("/pilots", response_model=list[PilotRead])
+def list_pilots(session: DbSession, principal: Reader, organisation_id: int | None = None):
+    """The 赋权 pilot list: every period, current ones first."""
+    return service.list_pilots(session, principal, organisation_id=organisation_id)
+
+
+@router.post("/pilots/{pilot_id}/end", response_model=PilotRead)
+def end_pilot(session: DbSession, principal: PilotWriter, pilot_id: int, body: PilotEnd):
+    """End a pilot membership on a date (inclusive)."""
+    return service.end_pilot(session, principal, pilot_id, body.end_date)
 
 
 @router.get("/applications", response_model=list[ApplicationRead])
@@ -294,6 +309,13 @@ def overdue(session: DbSession, principal: OverdueReader, params: Annotated[Page
 def set_rule(session: DbSession, principal: Manager, body: RuleIn):
     """The institution's revenue-sharing rule from a date."""
     return service.set_revenue_rule(session, principal, body)
+
+
+@router.get("/rules", response_model=list[RuleRead])
+def list_rules(session: DbSession, principal: RulesReader, organisation_id: int | None = None):
+    """Rule versions, newest first per institution: own institution's (TTO; another's answers 404), every
+    institution's (commission, auditor)."""
+    return service.list_rules(session, principal, organisation_id)
 
 
 @router.get("/income", response_model=list[IncomeRead])

@@ -99,6 +99,15 @@ class PilotIn(BaseModel):
     basis: str = Field(min_length=1, max_length=200, examples=["沪科规〔2023〕9号 第一批试点单位"])
 
 
+class PilotRead(PilotIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class PilotEnd(BaseModel):
+    end_date: date
+
+
 class ApplicationCreate(BaseModel):
     achievement_id: int
     organisation_id: int

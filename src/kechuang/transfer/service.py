@@ -208,10 +208,18 @@ def readable_achievements(principal: Principal) -> Select:
     return stmt.where(false())
 
 
+# Ledger stages after which the institution no longer has the result to offer (assigned, contributed to a
+# company, abandoned); a licensed result can be licensed again.
+GONE_STAGES = ("transferred", "invested", "abandoned")
+
+
 def open_achievements(principal: Principal) -> Select:
-    """The open listing (for enterprises and investors looking for technology): never classified results."""
+    """The open listing (for enterprises and investors looking for technology): never classified results, nor
+    those whose every ledger entry is in a ``GONE_STAGES`` stage."""
     require(principal, READ)
-    return select(Achievement).where(Achievement.is_classified.is_(False))
+    entry = exists().where(LedgerEntry.achievement_id == Achievement.id)
+    available = exists().where(LedgerEntry.achievement_id == Achievement.id, LedgerEntry.stage.not_in(GONE_STAGES))
+    return select(Achievement).where(Achievement.is_classified.is_(False), or_(~entry, available))
 
 
 def open_owners(session: Session, achievement_ids: Iterable[int]) -> dict[int, list[int]]:
