@@ -202,6 +202,8 @@ def test_workbench_links_the_new_pages(session, client_as):
     page = _As(client_as, w.tto_a).get("/transfer").text
     assert 'href="/transfer/open"' in page and 'href="/transfer/pilots"' in page and 'href="/transfer/rules"' in page
     assert 'href="/transfer/rules"' not in _As(client_as, w.enterprise).get("/transfer").text
+    me = _As(client_as, w.researcher).get("/transfer/me").text
+    assert 'href="/transfer/open"' in me and 'href="/transfer/pilots"' in me
 
 
 def test_pilot_and_rule_api(session, client_as):
