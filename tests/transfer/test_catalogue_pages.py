@@ -238,3 +238,18 @@ def test_pilot_and_rule_api(session, client_as):
     assert tto().get(f"/api/v1/transfer/rules?organisation_id={w.uni_b.id}").status_code == 404
     assert len(client_as(w.commission).get("/api/v1/transfer/rules").json()) == 1
     assert client_as(w.enterprise).get("/api/v1/transfer/rules").status_code == 403
+
+
+def test_open_listing_queries_do_not_grow_with_the_rows(session, client_as):
+    from tests.transfer.test_overdue import _count_queries
+
+    w = world(session)
+    counts = []
+    for n in (2, 12):
+        for _ in range(n - (2 if counts else 0)):
+            achievement(session, w, owner=w.uni_b if n % 2 else w.uni_a)
+        client = _As(client_as, principal(Role.INVESTOR))
+        with _count_queries(session) as seen:
+            assert client.get("/transfer/open?per_page=50").status_code == 200
+        counts.append(len(seen))
+    assert counts[0] == counts[1] and counts[1] <= 6, counts
