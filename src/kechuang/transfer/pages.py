@@ -43,7 +43,7 @@ from kechuang.transfer.schemas import (
     TransferEvidence,
     ValuationIn,
 )
-from kechuang.web.pageutil import field_errors, form_date, pages_router, redirect
+from kechuang.web.pageutil import field_errors, form_date, form_yuan, pages_router, redirect
 from kechuang.web.templating import NavItem, format_date, format_money, org_name, register_nav, render
 
 router = pages_router(prefix="/transfer")
@@ -76,24 +76,6 @@ VOCAB = {"kinds": service.ACHIEVEMENT_KINDS, "stages": service.LEDGER_STAGES, "a
 
 
 # ---------------------------------------------------------------- form parsing
-def _fen(value: str | None, name: str, errors: list[FieldError], required: bool = False) -> int | None:
-    """An amount typed in yuan ("1,234.56") as integer fen; a field error when it is not one."""
-    text = (value or "").replace(",", "").replace("，", "").strip()
-    if not text:
-        if required:
-            errors.append(FieldError(name, N_("This field is required.")))
-        return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        errors.append(FieldError(name, N_("Enter an amount in yuan, e.g. 12500.50."), value=value))
-        return None
-    if amount != amount.quantize(Decimal("0.01")):
-        errors.append(FieldError(name, N_("At most two decimals (fen)."), value=value))
-        return None
-    return int(amount * 100)
-
-
 def _int(value: str | None, name: str, errors: list[FieldError]) -> int | None:
     text = (value or "").strip()
     if not text:
@@ -229,7 +211,7 @@ def _parse_achievement(session, principal: Principal, values: dict[str, Any]) ->
         if not values[f].strip():
             errors.append(FieldError(f, N_("This field is required.")))
     trl = _int(values["trl"], "trl", errors)
-    funding = _fen(values["government_funding"], "government_funding", errors) or 0
+    funding = form_yuan(values["government_funding"], "government_funding", errors) or 0
     owners: list[OwnerIn] = []
     members: list[MemberIn] = []
     for key, rows, find, out in (("owner", values["owners"], lambda t: service.find_organisation(session, t),
@@ -422,8 +404,8 @@ def achievement_income_post(request: Request, session: DbSession, principal: Man
             data = {"idempotency_key": idempotency_key, "achievement_id": achievement_id,
                     "transfer_id": _int(transfer_id, "transfer_id", errors),
                     "received_date": form_date(received_date, "received_date", errors, required=True),
-                    "amount_fen": _fen(amount, "amount", errors, required=True),
-                    "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
+                    "amount_fen": form_yuan(amount, "amount", errors, required=True),
+                    "costs_fen": form_yuan(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
             if data["amount_fen"] is not None and data["amount_fen"] <= 0:
                 errors.append(FieldError("amount", N_("The amount must be above zero.")))
             if len(cost_note.strip()) > 300:
@@ -485,8 +467,8 @@ def transfer_post(request: Request, session: DbSession, principal: Manager, achi
                 "territory": territory.strip() or None,
                 "company_is_new": {"yes": True, "no": False}.get(company_is_new),
                 "equity_share": _share(equity_share, "equity_share", errors) or None,
-                "social_capital_fen": _fen(social_capital, "social_capital", errors) or 0,
-                "price_fen": _fen(price, "price", errors) or 0, "pricing_route": pricing_route or None}
+                "social_capital_fen": form_yuan(social_capital, "social_capital", errors) or 0,
+                "price_fen": form_yuan(price, "price", errors) or 0, "pricing_route": pricing_route or None}
         _check(errors)
         t = service.create_transfer(session, principal, TransferCreate(**data))
     except AppError as exc:
@@ -510,9 +492,9 @@ def ledger_post(request: Request, session: DbSession, principal: Manager, achiev
     try:
         with session.begin_nested():
             errors: list[FieldError] = []
-            book = _fen(book_value, "book_value", errors)
+            book = form_yuan(book_value, "book_value", errors)
             on = form_date(valuation_date, "valuation_date", errors)
-            amount = _fen(value, "value", errors)
+            amount = form_yuan(value, "value", errors)
             if (on or amount is not None or method) and not (on and amount is not None and method):
                 errors.append(FieldError("value", N_("A valuation needs its date, method and value.")))
             _check(errors)
@@ -723,7 +705,7 @@ def transfer_evidence(request: Request, session: DbSession, principal: Manager, 
                 d = form_date(values[f], f, errors)
                 if d:
                     changes[f] = d
-            fen = _fen(valuation, "valuation", errors)
+            fen = form_yuan(valuation, "valuation", errors)
             if fen is not None:
                 changes["valuation_fen"] = fen
             for f in ("valuation_required", "conflicts_declared", "no_improper_gain_declared"):
@@ -859,7 +841,7 @@ def contract_create(request: Request, session: DbSession, principal: ContractWri
                 if not d.strip() and not amount.strip():
                     continue
                 due = form_date(d, "payments", errors, required=True)
-                fen = _fen(amount, "payments", errors, required=True)
+                fen = form_yuan(amount, "payments", errors, required=True)
                 if due and fen:
                     payments.append(PaymentIn(due_date=due, amount_fen=fen))
             data = {"number": number.strip(), "category": category,
@@ -867,9 +849,9 @@ def contract_create(request: Request, session: DbSession, principal: ContractWri
                     "buyer_organisation_id": _int(buyer_organisation_id, "buyer_organisation_id", errors),
                     "buyer_name": buyer_name.strip() or None, "subject": subject.strip(),
                     "signed_date": form_date(signed_date, "signed_date", errors, required=True),
-                    "total_fen": _fen(total, "total", errors, required=True),
-                    "non_technical_fen": _fen(non_technical, "non_technical", errors) or 0,
-                    "technical_fen": _fen(technical, "technical", errors),
+                    "total_fen": form_yuan(total, "total", errors, required=True),
+                    "non_technical_fen": form_yuan(non_technical, "non_technical", errors) or 0,
+                    "technical_fen": form_yuan(technical, "technical", errors),
                     "achievement_id": _int(achievement_id, "achievement_id", errors),
                     "transfer_id": _int(transfer_id, "transfer_id", errors), "payments": payments}
             for f in ("number", "subject", "category"):
@@ -988,8 +970,8 @@ def income_post(request: Request, session: DbSession, principal: Manager, contra
             errors: list[FieldError] = []
             data = {"idempotency_key": idempotency_key, "contract_id": contract_id,
                     "received_date": form_date(received_date, "received_date", errors, required=True),
-                    "amount_fen": _fen(amount, "amount", errors, required=True),
-                    "costs_fen": _fen(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
+                    "amount_fen": form_yuan(amount, "amount", errors, required=True),
+                    "costs_fen": form_yuan(costs, "costs", errors) or 0, "cost_note": cost_note.strip() or None}
             if data["amount_fen"] is not None and data["amount_fen"] <= 0:
                 errors.append(FieldError("amount", N_("The amount must be above zero.")))
             _check(errors)
