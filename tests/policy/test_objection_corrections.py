@@ -16,23 +16,9 @@ from kechuang.policy.models import Entitlement, PolicyFactCorrection, PolicyObje
 from kechuang.registry.models import OrganisationFact
 from tests.conftest import principal
 from tests.factories import make_fact, make_organisation
+from tests.policy import test_entitlements
 
-GRANT = """id: test-grant
-title: {zh: 测试补贴, en: Test grant}
-basis: {doc: 测试〔2024〕1号, url: "https://example.org", status: confirmed}
-valid: {from: 2024-01-01}
-params:
-  rate: {2024-01-01: 0.5}
-  cap_fen: {2024-01-01: 100000000}
-clauses:
-  - id: registered_sh
-    label: {zh: 注册地在上海, en: Registered in Shanghai}
-    when: province = '上海'
-  - id: rd
-    label: {zh: 研发费用不少于100万元, en: R&D expense at least 1 million yuan}
-    when: rd_expense_fen >= 100000000
-amount: LEAST(ROUND(premium_paid_fen * rate), cap_fen)
-"""
+GRANT = test_entitlements.GRANT.lstrip() % {"rate": "0.5", "budget": ""}  # the same test policy
 PERIOD = 2024
 COMMISSION = principal(Role.COMMISSION, user_id=101, username="officer_a")
 FIX = service.FactCorrection
