@@ -31,6 +31,7 @@ from kechuang.transfer.schemas import (
     ObjectionRead,
     OverdueRead,
     PaymentRead,
+    PayoutIn,
     PilotEnd,
     PilotIn,
     PilotRead,
@@ -340,6 +341,14 @@ def get_income(session: DbSession, principal: Reader, income_event_id: int):
     event = service.access_income_by_id(session, principal, income_event_id)
     shares = service.income_shares(session, principal, event.id)
     return {**IncomeRead.model_validate(event).model_dump(), "shares": shares}
+
+
+@router.post("/income/shares/{share_id}/payout", response_model=ShareRead)
+def record_payout(session: DbSession, principal: Manager, share_id: int, body: PayoutIn):
+    """Record that a team member's whole share was paid (TTO of the institution that received the income);
+    201 when recorded, 200 when the same payment was already recorded, 409 for a different one."""
+    share, changed = service.record_payout(session, principal, share_id, body)
+    return JSONResponse(ShareRead.model_validate(share).model_dump(mode="json"), status_code=201 if changed else 200)
 
 
 @router.get("/people/{person_id}/income")

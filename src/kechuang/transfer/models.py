@@ -289,3 +289,8 @@ class IncomeShare(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # Payout of a team member's share (NULL for the department and institution parts): 'unpaid' until the
+    # TTO officer records the payment (date, reference such as a payroll batch number); always the whole share.
+    payout_status: Mapped[str | None] = mapped_column(String(10))
+    paid_date: Mapped[date | None]
+    payout_reference: Mapped[str | None] = mapped_column(String(100))

@@ -37,6 +37,7 @@ from kechuang.transfer.schemas import (
     ObjectionIn,
     OwnerIn,
     PaymentIn,
+    PayoutIn,
     PilotIn,
     RuleIn,
     TransferCreate,
@@ -986,9 +987,8 @@ def income_post(request: Request, session: DbSession, principal: Manager, contra
     return redirect(f"/transfer/income/{event.id}")
 
 
-@router.get("/income/{income_event_id}")
-def income_page(request: Request, session: DbSession, principal: Reader, income_event_id: int):
-    """An income event and its split: per-person parts, department, institution, summing exactly."""
+def _income_page(request: Request, session, principal: Principal, income_event_id: int,
+                 payout_errors: dict[int, dict[str, Any]] | None = None, status_code: int = 200):
     event = service.access_income_by_id(session, principal, income_event_id)
     shares = service.income_shares(session, principal, event.id)
     orgs, people = service.names(session, [event.organisation_id] + [s.organisation_id for s in shares],
@@ -998,10 +998,54 @@ def income_page(request: Request, session: DbSession, principal: Reader, income_
     if ach is not None and principal.role is not Role.RESEARCHER:
         members = {m.person_id: m.contribution for m in session.scalars(
             select(AchievementMember).where(AchievementMember.achievement_id == ach.id))}
+    may_pay = service.can_manage(principal) and principal.role is Role.TTO \
+        and event.organisation_id == principal.organisation_id
     return render(request, "transfer/income.html", _ctx(
         title=gettext("Income {id}", id=event.id), e=event, shares=shares, orgs=orgs, people=people, ach=ach,
         members=members, total=sum(s.amount_fen for s in shares), partial=principal.role is Role.RESEARCHER,
-        synthetic=event.is_synthetic), principal=principal)
+        synthetic=event.is_synthetic, may_pay=may_pay, payout_errors=payout_errors or {},
+        payout_statuses=service.PAYOUT_STATUSES, today=service.today()),
+        status_code=status_code, principal=principal)
+
+
+@router.get("/income/{income_event_id}")
+def income_page(request: Request, session: DbSession, principal: Reader, income_event_id: int):
+    """An income event and its split: per-person parts, department, institution, summing exactly; each team
+    member's part paid or unpaid (the TTO officer records the payment in the row)."""
+    return _income_page(request, session, principal, income_event_id)
+
+
+@router.post("/income/{income_event_id}/shares/{share_id}/payout")
+def payout_post(request: Request, session: DbSession, principal: Manager, income_event_id: int, share_id: int,
+                paid_date: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = ""):
+    """Record that a team member's share was paid (``service.record_payout``). htmx swaps the split table (a
+    refused payment is shown in the row with status 200, as htmx swaps 2xx answers only)."""
+    event = service.access_income_by_id(session, principal, income_event_id)
+    try:
+        with session.begin_nested():
+            errors: list[FieldError] = []
+            paid = form_date(paid_date, "paid_date", errors, required=True)
+            if not reference.strip():
+                errors.append(FieldError("reference", N_("This field is required.")))
+            elif len(reference.strip()) > 100:
+                errors.append(FieldError("reference", N_("The reference is at most 100 characters."),
+                                         value=reference))
+            _check(errors)
+            share, _changed = service.record_payout(session, principal, share_id,
+                                                    PayoutIn(paid_date=paid, reference=reference))
+            if share.income_event_id != event.id:
+                raise NotFound()
+    except AppError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        errs = _form_errors(exc)
+        status = 200 if request.headers.get("HX-Request") else exc.status_code
+        return _income_page(request, session, principal, event.id, status_code=status,
+                            payout_errors={share_id: {"errors": errs, "paid_date": paid_date,
+                                                      "reference": reference}})
+    if request.headers.get("HX-Request"):
+        return _income_page(request, session, principal, event.id)
+    return redirect(f"/transfer/income/{event.id}#share-{share_id}")
 
 
 # ---------------------------------------------------------------- statistics

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class OwnerIn(BaseModel):
@@ -300,6 +301,21 @@ class ShareRead(BaseModel):
     person_id: int | None
     organisation_id: int | None
     amount_fen: int
+    payout_status: str | None = None  # team members' shares: unpaid | paid
+    paid_date: date | None = None
+    payout_reference: str | None = None
+
+
+class PayoutIn(BaseModel):
+    """The payment of one team member's whole share: the date paid and a reference (e.g. payroll batch)."""
+
+    paid_date: date
+    reference: str = Field(min_length=1, max_length=100)
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _strip(cls, v: Any) -> Any:
+        return v.strip() if isinstance(v, str) else v
 
 
 class IncomeRead(BaseModel):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, case, cast, exists, false, func, or_, select
+from sqlalchemy import Select, String, case, cast, exists, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -52,6 +52,7 @@ from kechuang.transfer.schemas import (
     ContractCreate,
     IncomeIn,
     ObjectionIn,
+    PayoutIn,
     PilotIn,
     RuleIn,
     TransferCreate,
@@ -1591,7 +1592,8 @@ def record_income(session: Session, principal: Principal, data: IncomeIn) -> tup
         if winner is None:
             raise
         return winner, False
-    shares = [IncomeShare(income_event_id=event.id, party="member", person_id=pid, amount_fen=amount)
+    shares = [IncomeShare(income_event_id=event.id, party="member", person_id=pid, amount_fen=amount,
+                          payout_status="unpaid")
               for pid, amount in sorted(split.members.items())]
     if split.department_fen:
         shares.append(IncomeShare(income_event_id=event.id, party="department", organisation_id=org,
@@ -1618,6 +1620,52 @@ def income_shares(session: Session, principal: Principal, income_event_id: int) 
     return list(session.scalars(stmt.order_by(IncomeShare.id)))
 
 
+PAYOUT_STATUSES: dict[str, str] = {"unpaid": N_("Unpaid"), "paid": N_("Paid out")}
+
+
+def record_payout(session: Session, principal: Principal, share_id: int, data: PayoutIn) -> tuple[IncomeShare, bool]:
+    """Record that a team member's whole share was paid (date, reference such as a payroll batch number).
+
+    The TTO officer of the institution that received the income only (another institution's share answers
+    404). The amount is the share's, unchanged: there are no partial payments. Idempotent: recording the same
+    payment again changes nothing (``changed`` False); a different date or reference for a paid share is a
+    conflict. The status moves by a conditional UPDATE (``WHERE payout_status = 'unpaid'``), so of two
+    concurrent recordings exactly one writes and audits."""
+    require(principal, MANAGE)
+    row = session.execute(select(IncomeShare, IncomeEvent)
+                          .join(IncomeEvent, IncomeEvent.id == IncomeShare.income_event_id)
+                          .where(IncomeShare.id == share_id)).first()
+    if row is None or (not principal.is_system and row[1].organisation_id != _org(principal)):
+        raise NotFound()
+    share, event = row
+    if share.party != "member":
+        raise Conflict(N_("Only a team member's share is paid out; the department's and the institution's parts "
+                          "stay with the institution."))
+    if data.paid_date < event.received_date:
+        raise _invalid("paid_date", N_("The share cannot be paid before the income was received ({date})."),
+                       data.paid_date.isoformat(), date=event.received_date.isoformat())
+    if data.paid_date > today():
+        raise _invalid("paid_date", N_("The payment date cannot be in the future."), data.paid_date.isoformat())
+    done = session.execute(
+        update(IncomeShare)
+        .where(IncomeShare.id == share.id, IncomeShare.payout_status == "unpaid")
+        .values(payout_status="paid", paid_date=data.paid_date, payout_reference=data.reference)
+        .execution_options(synchronize_session=False)).rowcount
+    session.refresh(share)
+    if not done:
+        if (share.paid_date, share.payout_reference) == (data.paid_date, data.reference):
+            return share, False
+        raise Conflict(N_("This share was already recorded as paid on {date} (reference {reference})."),
+                       date=share.paid_date.isoformat() if share.paid_date else "",
+                       reference=share.payout_reference or "")
+    audit.record(session, principal, "transfer.income.payout", "income_share", share.id,
+                 before={"payout_status": "unpaid"},
+                 after={"payout_status": "paid", "paid_date": data.paid_date.isoformat(),
+                        "reference": data.reference, "amount_fen": share.amount_fen,
+                        "person_id": share.person_id, "income_event_id": event.id})
+    return share, True
+
+
 def access_income_by_id(session: Session, principal: Principal, income_event_id: int) -> IncomeEvent:
     """The income event if visible; the same 404 otherwise."""
     event = session.scalar(readable_income(principal).where(IncomeEvent.id == income_event_id))
@@ -1639,7 +1687,8 @@ def person_ledger(session: Session, principal: Principal, person_id: int) -> lis
     if principal.role is Role.TTO:
         stmt = stmt.where(IncomeEvent.organisation_id == _org(principal))
     return [{"income_event_id": e.id, "received_date": e.received_date, "achievement_id": e.achievement_id,
-             "organisation_id": e.organisation_id, "amount_fen": s.amount_fen, "basis": e.rule_basis}
+             "organisation_id": e.organisation_id, "amount_fen": s.amount_fen, "basis": e.rule_basis,
+             "share_id": s.id, "payout_status": s.payout_status, "paid_date": s.paid_date}
             for s, e in session.execute(stmt)]
 
 
