@@ -430,3 +430,4 @@ class OverviewRow(BaseModel):
     verified_share: float | None
     appeals: int
     evaluation_ids: list[int]
+    reevaluated_in_cycle: int  # people evaluated again inside the scheme's cycle (refused since the cycle rule)

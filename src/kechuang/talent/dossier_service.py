@@ -403,6 +403,7 @@ def create_dossier(session: Session, principal: Principal, data: DossierIn,
         raise ValidationFailed(errors=errors)
     if session.scalar(select(Dossier.id).where(Dossier.evaluation_id == ev.id, Dossier.lead_person_id == lead)):
         raise Conflict(N_("You already have a dossier in this evaluation."))
+    _check_cycle(session, ev, lead, ids)
     lead_contrib = next((m.contribution for m in data.members if m.person_id == lead), None)
     obj = Dossier(evaluation_id=ev.id, kind=data.kind, lead_person_id=lead, code=_new_code(session, ev.id),
                   team_name=(data.team_name or None) if data.kind == "team" else None, field=data.field,
@@ -425,6 +426,90 @@ def create_dossier(session: Session, principal: Principal, data: DossierIn,
     audit_log.record(session, principal, "talent.dossier.create", "talent_dossier", obj.id,
                      after={"evaluation_id": ev.id, "kind": obj.kind, "members": [lead, *ids]})
     return obj
+
+
+# ---------------------------------------------------------------- evaluation cycle (SPEC §6, 255号)
+class CycleNotElapsed(Conflict):
+    """A person of the dossier had a published result in an evaluation of the same unit and category less
+    than the scheme's cycle before this round (合理设置评价周期, 国科发才〔2022〕255号)."""
+
+    code = "cycle_not_elapsed"
+    default_message = N_("The evaluation cycle has not elapsed since an earlier published result.")
+
+
+def _local_date(value: datetime) -> date:
+    """A stored ``*_at`` (UTC; naive on SQLite) as the date in Shanghai."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(SHANGHAI).date()
+
+
+def add_years(d: date, years: int) -> date:
+    """``d`` plus whole years; 29 February goes to 1 March when the target year has none."""
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return date(d.year + years, 3, 1)
+
+
+def round_date(ev: TalentEvaluation) -> date:
+    """The date a round counts from for the cycle rule: the day it was opened (Shanghai)."""
+    return _local_date(ev.created_at) if ev.created_at else today()
+
+
+@dataclass
+class EarlierResult:
+    """A person's published result that the cycle rule compares a new round against."""
+
+    person_id: int
+    evaluation_id: int
+    evaluation_title: str
+    published_on: date
+    next_possible: date
+    cycle_years: int
+
+
+def cycle_conflicts(session: Session, ev: TalentEvaluation, person_ids: list[int]) -> dict[int, EarlierResult]:
+    """Per person of ``person_ids``: their latest published result in another evaluation of the same unit and
+    category that lies less than the round's scheme ``cycle_years`` before the round's date. The date of a
+    result is the evaluation's publication date; an appeal decided later does not move it."""
+    if not person_ids:
+        return {}
+    years = session.scalar(select(EvaluationScheme.cycle_years).where(EvaluationScheme.id == ev.scheme_id)) or 0
+    on = round_date(ev)
+    rows = session.execute(
+        select(DossierMember.person_id, TalentEvaluation.id, TalentEvaluation.title, TalentEvaluation.published_at)
+        .join(Dossier, Dossier.id == DossierMember.dossier_id)
+        .join(TalentEvaluation, TalentEvaluation.id == Dossier.evaluation_id)
+        .join(PanelDecision, PanelDecision.dossier_id == Dossier.id)
+        .where(DossierMember.person_id.in_(person_ids), Dossier.status == "submitted",
+               TalentEvaluation.status == "published", TalentEvaluation.published_at.is_not(None),
+               TalentEvaluation.organisation_id == ev.organisation_id, TalentEvaluation.category == ev.category,
+               TalentEvaluation.id != ev.id)).all()
+    out: dict[int, EarlierResult] = {}
+    for pid, eid, title, published_at in rows:
+        published_on = _local_date(published_at)
+        nxt = add_years(published_on, years)
+        if on < nxt and (pid not in out or published_on > out[pid].published_on):
+            out[pid] = EarlierResult(pid, eid, title, published_on, nxt, years)
+    return out
+
+
+def _check_cycle(session: Session, ev: TalentEvaluation, lead: int, members: list[int]) -> None:
+    """Refuse the dossier (``CycleNotElapsed``, naming each person's earlier evaluation) inside the cycle."""
+    found = cycle_conflicts(session, ev, [lead, *members])
+    if not found:
+        return
+    names = dict(session.execute(select(Person.id, Person.name_zh).where(Person.id.in_(found))).all())
+    errors = []
+    for pid, r in found.items():
+        name = "lead_person_id" if pid == lead else f"members[{members.index(pid)}].person_id"
+        errors.append(FieldError(
+            name, N_("{person} has a published result in \u201c{evaluation}\u201d (published {date}); the scheme's evaluation cycle is {years} years, so a new evaluation of this unit and category is possible from {next_date}."),
+            {"person": names.get(pid, str(pid)), "evaluation": r.evaluation_title, "date": r.published_on.isoformat(),
+             "years": r.cycle_years, "next_date": r.next_possible.isoformat()},
+            value=pid))
+    raise CycleNotElapsed(errors=errors)
 
 
 @dataclass
@@ -752,6 +837,7 @@ def submit_dossier(session: Session, principal: Principal, dossier_id: int) -> D
     errors = check_works(scheme_of(session, ev), list(d.works))
     if errors:
         raise ValidationFailed(errors=errors)
+    _check_cycle(session, ev, d.lead_person_id, [m.person_id for m in d.members if m.person_id != d.lead_person_id])
     d.evidence = {"market": market_evidence(session, list(d.works)),
                   "practice": practice_evidence(session, sorted(_member_ids(d)), today())}
     d.status, d.submitted_at = "submitted", utcnow()
@@ -1572,12 +1658,14 @@ def evaluation_overview(session: Session, principal: Principal) -> list[dict[str
     appeals = dict(session.execute(select(Dossier.evaluation_id, func.count(Appeal.id)).join(
         Appeal, Appeal.dossier_id == Dossier.id).where(Dossier.evaluation_id.in_(ids))
         .group_by(Dossier.evaluation_id)).all())
+    reevaluated = _reevaluated_in_cycle(session, [e for e in evs if e.status == "published"], cycles)
     groups: dict[tuple[int, str], dict[str, Any]] = {}
     for e in evs:
         g = groups.setdefault((e.organisation_id, e.category), {
             "organisation_id": e.organisation_id, "organisation_name": names.get(e.organisation_id, ""),
             "category": e.category, "evaluations": 0, "published": 0, "cycle_years": set(), "dossiers": 0,
-            "works": 0, "verified_works": 0, "appeals": 0, "evaluation_ids": []})
+            "works": 0, "verified_works": 0, "appeals": 0, "evaluation_ids": [],
+            "reevaluated_in_cycle": len(reevaluated.get((e.organisation_id, e.category), ()))})
         g["evaluations"] += 1
         g["published"] += e.status == "published"
         g["cycle_years"].add(cycles.get(e.scheme_id))
@@ -1592,6 +1680,28 @@ def evaluation_overview(session: Session, principal: Principal) -> list[dict[str
         g["cycle_years"] = sorted(c for c in g["cycle_years"] if c is not None)
         g["verified_share"] = round(g["verified_works"] / g["works"], 4) if g["works"] else None
         out.append(g)
+    return out
+
+
+def _reevaluated_in_cycle(session: Session, published: list[TalentEvaluation],
+                          cycles: dict[int, int]) -> dict[tuple[int, str], set[int]]:
+    """Per unit and category: people with two published results where the later round was opened less than
+    its scheme's cycle after the earlier result was published (what ``cycle_conflicts`` now refuses; older
+    data may hold some)."""
+    by_id = {e.id: e for e in published}
+    results: dict[tuple[int, str, int], list[TalentEvaluation]] = defaultdict(list)
+    for pid, eid in session.execute(select(DossierMember.person_id, Dossier.evaluation_id).join(
+            Dossier, Dossier.id == DossierMember.dossier_id).join(PanelDecision, PanelDecision.dossier_id == Dossier.id)
+            .where(Dossier.evaluation_id.in_(by_id or {-1}), Dossier.status == "submitted")):
+        e = by_id[eid]
+        results[(e.organisation_id, e.category, pid)].append(e)
+    out: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for (org, category, pid), evs in results.items():
+        evs.sort(key=lambda e: (_local_date(e.published_at), e.id))
+        for earlier, later in zip(evs, evs[1:], strict=False):
+            if round_date(later) < add_years(_local_date(earlier.published_at), cycles.get(later.scheme_id) or 0):
+                out[(org, category)].add(pid)
+                break
     return out
 
 

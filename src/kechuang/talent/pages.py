@@ -625,7 +625,7 @@ def dashboard_data(session, principal: Principal) -> dict[str, Any]:
         return u["categories"].setdefault(category, {
             "category": category, "versions": 0, "compliant": 0, "non_compliant": 0, "in_force": 0,
             "cycle_years": set(), "pilot": False, "evaluations": 0, "published": 0, "dossiers": 0, "works": 0,
-            "verified_works": 0, "appeals": 0})
+            "verified_works": 0, "appeals": 0, "reevaluated_in_cycle": 0})
 
     for r in schemes_rows:
         c = cell(unit(r["organisation_id"], r["organisation_name"]), r["category"])
@@ -635,7 +635,8 @@ def dashboard_data(session, principal: Principal) -> dict[str, Any]:
         c["pilot"] = c["pilot"] or r["pilot"]
     for r in eval_rows:
         c = cell(unit(r["organisation_id"], r["organisation_name"]), r["category"])
-        for k in ("evaluations", "published", "dossiers", "works", "verified_works", "appeals"):
+        for k in ("evaluations", "published", "dossiers", "works", "verified_works", "appeals",
+                  "reevaluated_in_cycle"):
             c[k] += r[k]
         c["cycle_years"] |= set(r["cycle_years"])
     for org_id, r in audit_rows.items():

@@ -225,6 +225,14 @@ def _chosen_members(form) -> tuple[list[int], dict[int, str], dict[int, str | No
     return ids, roles, orcids, errors
 
 
+def _form_field(name: str) -> str:
+    """The form's name for a service error's field: the candidate (lead) is no input, so a refusal about them
+    (the evaluation cycle) is shown as a message of the whole form; a member's goes to the member list."""
+    if name == "lead_person_id":
+        return "__all__"
+    return "members" if name.startswith("members[") else name
+
+
 def _dossier_form(request: Request, session, principal: Principal, ev, form=None, *, errors=None,
                   status_code: int = 200):
     form = form or {}
@@ -290,7 +298,7 @@ async def create_dossier(request: Request, session: DbSession, principal: Candid
             raise
         errs: dict[str, list[str]] = {}
         for name, reasons in field_errors(exc).items():  # members[i].person_id → the picker
-            errs.setdefault("members" if name.startswith("members") else name, []).extend(reasons)
+            errs.setdefault("members" if name.startswith("members") else _form_field(name), []).extend(reasons)
         # 422 for the fields, 409 (with a link to the dossier) when one exists already or the round is closed
         return _dossier_form(request, session, principal, ev, form, errors=errs,
                              status_code=422 if isinstance(exc, ValidationFailed) else exc.status_code)
@@ -391,7 +399,11 @@ def submit(request: Request, session: DbSession, principal: Candidate, dossier_i
     except (ValidationFailed, AppError) as exc:
         if isinstance(exc, NotFound):
             raise
-        return _dossier_page(request, session, principal, dossier_id, errors=field_errors(exc), status_code=422)
+        errs: dict[str, list[str]] = {}
+        for name, reasons in field_errors(exc).items():
+            errs.setdefault(_form_field(name), []).extend(reasons)
+        return _dossier_page(request, session, principal, dossier_id, errors=errs,
+                             status_code=422 if isinstance(exc, ValidationFailed) else exc.status_code)
     return redirect(f"/talent/dossiers/{dossier_id}?done=submitted")
 
 
