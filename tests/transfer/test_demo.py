@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from kechuang.core.auth import SYSTEM, Principal, Role
 from kechuang.demo import generator
 from kechuang.transfer import demo, service, stats
-from kechuang.transfer.models import Achievement, TechnologyContract
+from kechuang.transfer.models import Achievement, IncomeShare, TechnologyContract
 
 
 def test_demo_load_is_calibrated_bound_and_idempotent(session):
@@ -34,6 +34,10 @@ def test_demo_load_is_calibrated_bound_and_idempotent(session):
     me = Principal(role=Role.RESEARCHER, person_id=person.id)
     assert {a.state for a in service.list_applications(session, me)} >= {"approved", "notice"}
     assert service.person_ledger(session, me, person.id)
+    # every team member's share starts unpaid (payout); the department's and institution's parts have no payout
+    by_party = set(session.execute(select(IncomeShare.party, IncomeShare.payout_status).distinct()).all())
+    assert by_party == {("member", "unpaid"), ("department", None), ("institution", None)}
+    assert {x["payout_status"] for x in service.person_ledger(session, me, person.id)} == {"unpaid"}
     assert any(t.state == "draft" for t in service.list_transfers(session, tto))
     assert service.list_contracts(session, tto)
     # idempotent

@@ -368,13 +368,13 @@ def load(session: Session, size: str = "small", seed: int = 2025, principal: Pri
                        "amount_fen": amount, "costs_fen": costs, "cost_note": "专利维持费、评估费（演示）",
                        "net_fen": amount - costs, "rule_basis": f"rule from 2018-01-01: {rule['basis']}"[:300],
                        "is_synthetic": True})
-        parts = [{"party": "member", "person_id": p, "organisation_id": None, "amount_fen": v}
-                 for p, v in sorted(split.members.items())]
+        parts = [{"party": "member", "person_id": p, "organisation_id": None, "amount_fen": v,
+                  "payout_status": "unpaid"} for p, v in sorted(split.members.items())]
         if split.department_fen:
             parts.append({"party": "department", "person_id": None, "organisation_id": t["organisation_id"],
-                          "amount_fen": split.department_fen})
+                          "amount_fen": split.department_fen, "payout_status": None})
         parts.append({"party": "institution", "person_id": None, "organisation_id": t["organisation_id"],
-                      "amount_fen": split.institution_fen})
+                      "amount_fen": split.institution_fen, "payout_status": None})
         shares_by_event.append(parts)
     _insert(session, IncomeEvent, events)
     event_ids = _ids(session, IncomeEvent.idempotency_key, IncomeEvent.id, [e["idempotency_key"] for e in events])
