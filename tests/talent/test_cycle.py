@@ -161,3 +161,18 @@ def test_api_and_dossier_form_answer_409_with_the_message(session, client_as):
     r = c.post("/talent/dossiers/new", data={"csrf_token": token.group(1), "evaluation": str(ev_b),
                                              "kind": "individual"}, follow_redirects=False)
     assert r.status_code == 409 and "evaluation cycle is 5 years" in r.text and nxt in r.text
+
+
+def test_submit_page_shows_the_refusal_above_the_dossier(session, client_as):
+    w = make_world(session, n_candidates=1, n_experts=4)
+    [first] = w.candidates
+    ev_a = open_evaluation(session, w, round_label="2025", reviewers_per_dossier=2, load_cap=5)
+    ev_b = open_evaluation(session, w, round_label="2026")
+    d_a = basic_dossier(session, w, ev_a, first)
+    d_b = basic_dossier(session, w, ev_b, first, submit=False)
+    _run_and_publish(session, w, ev_a, [d_a])
+    me = _As(client_as, w.researcher(first))
+    page = _post(me, f"/talent/dossiers/{d_b}/submit", f"/talent/dossiers/{d_b}", {}, expect=409)
+    title_a = session.get(TalentEvaluation, ev_a).title
+    assert title_a in page.text and "评价周期" in page.text and 'href="#f-lead_person_id"' not in page.text
+    assert session.get(Dossier, d_b).status == "draft"
