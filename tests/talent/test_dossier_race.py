@@ -21,6 +21,7 @@ from kechuang.db import session_scope
 from kechuang.registry.models import Affiliation, Organisation, Person
 from kechuang.talent import dossier_service as svc
 from kechuang.talent.models import Dossier, EvaluationScheme, TalentEvaluation
+from tests.concurrency import race
 from tests.factories import make_organisation, make_person
 from tests.talent.world import BASIC, affiliate, scheme_in_force
 
@@ -65,22 +66,7 @@ def both_past_the_check(monkeypatch):
 
 
 def _race(fn) -> list:
-    """Run ``fn`` in two threads at once; each result is a return value or the exception raised."""
-    results: list = [None, None]
-
-    def run(i: int) -> None:
-        try:
-            results[i] = fn(i)
-        except Exception as exc:  # compared below
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a submission hung"
-    return results
+    return race(fn, what="a submission")
 
 
 def _dossiers(evaluation_id: int) -> int:

@@ -26,6 +26,7 @@ from kechuang.transfer.models import (
     LedgerEntry,
 )
 from kechuang.transfer.schemas import IncomeIn, PayoutIn
+from tests.concurrency import race
 from tests.transfer.helpers import achievement, world
 
 
@@ -67,21 +68,7 @@ def both_past_the_read(monkeypatch):
 
 
 def _race(fn) -> list:
-    results: list = [None, None]
-
-    def run(i: int) -> None:
-        try:
-            results[i] = fn(i)
-        except Exception as exc:  # compared below
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a payout hung"
-    return results
+    return race(fn, what="a payout")
 
 
 def _state(share_id: int):
