@@ -290,12 +290,20 @@ def _save_achievement(request: Request, session, principal: Principal, values: d
     return redirect(f"/transfer/achievements/{a.id}")
 
 
-def _form_values(kind: str, title: str, number: str, trl: str, fields: str, keywords: str, government_funding: str,
-                 is_classified: str, owner: list[str], owner_share: list[str], member: list[str],
-                 member_share: list[str]) -> dict[str, Any]:
+def _form_values(kind: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+                 number: Annotated[str, Form()] = "", trl: Annotated[str, Form()] = "",
+                 fields: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = "",
+                 government_funding: Annotated[str, Form()] = "", is_classified: Annotated[str, Form()] = "",
+                 owner: Annotated[list[str], Form()] = (), owner_share: Annotated[list[str], Form()] = (),
+                 member: Annotated[list[str], Form()] = (), member_share: Annotated[list[str], Form()] = ()
+                 ) -> dict[str, Any]:
+    """The achievement form as typed (a dependency of the create and correct routes): owners and team as rows."""
     return {"kind": kind, "title": title, "number": number, "trl": trl, "fields": fields, "keywords": keywords,
             "government_funding": government_funding, "is_classified": is_classified,
             "owners": _rows(list(owner), list(owner_share)), "members": _rows(list(member), list(member_share))}
+
+
+AchievementFormValues = Annotated[dict[str, Any], Depends(_form_values)]
 
 
 @router.get("/achievements/new")
@@ -310,16 +318,8 @@ def achievement_new(request: Request, session: DbSession, principal: Manager):
 
 
 @router.post("/achievements")
-def achievement_create(request: Request, session: DbSession, principal: Manager,
-                       kind: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
-                       number: Annotated[str, Form()] = "", trl: Annotated[str, Form()] = "",
-                       fields: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = "",
-                       government_funding: Annotated[str, Form()] = "", is_classified: Annotated[str, Form()] = "",
-                       owner: Annotated[list[str], Form()] = (), owner_share: Annotated[list[str], Form()] = (),
-                       member: Annotated[list[str], Form()] = (), member_share: Annotated[list[str], Form()] = ()):
+def achievement_create(request: Request, session: DbSession, principal: Manager, values: AchievementFormValues):
     """Record the result (on the institution's 单列管理 ledger as 'registered'); field errors keep the input."""
-    values = _form_values(kind, title, number, trl, fields, keywords, government_funding, is_classified, owner,
-                          owner_share, member, member_share)
     return _save_achievement(request, session, principal, values, None)
 
 
@@ -337,15 +337,8 @@ def achievement_edit(request: Request, session: DbSession, principal: Manager, a
 
 @router.post("/achievements/{achievement_id}/edit")
 def achievement_update(request: Request, session: DbSession, principal: Manager, achievement_id: int,
-                       kind: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
-                       number: Annotated[str, Form()] = "", trl: Annotated[str, Form()] = "",
-                       fields: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = "",
-                       government_funding: Annotated[str, Form()] = "", is_classified: Annotated[str, Form()] = "",
-                       owner: Annotated[list[str], Form()] = (), owner_share: Annotated[list[str], Form()] = (),
-                       member: Annotated[list[str], Form()] = (), member_share: Annotated[list[str], Form()] = ()):
+                       values: AchievementFormValues):
     """Save the corrections (the service refuses once records refer to the result)."""
-    values = _form_values(kind, title, number, trl, fields, keywords, government_funding, is_classified, owner,
-                          owner_share, member, member_share)
     return _save_achievement(request, session, principal, values, achievement_id)
 
 
