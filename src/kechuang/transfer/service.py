@@ -500,23 +500,10 @@ def update_achievement(session: Session, principal: Principal, achievement_id: i
               "members": [{"person_id": m.person_id, "contribution": str(m.contribution)} for m in ach.members]}
     for k in _ACH_FIELDS:
         setattr(ach, k, values[k])
-    # Update rows in place (unique per achievement): delete-then-insert of the same key would collide in one flush.
-    owners = {o.organisation_id: o for o in ach.owners}
-    for o in data.owners:
-        if o.organisation_id in owners:
-            owners.pop(o.organisation_id).share = o.share
-        else:
-            ach.owners.append(AchievementOwner(organisation_id=o.organisation_id, share=o.share))
-    for gone in owners.values():
-        ach.owners.remove(gone)
-    members = {m.person_id: m for m in ach.members}
-    for m in data.members:
-        if m.person_id in members:
-            members.pop(m.person_id).contribution = m.contribution
-        else:
-            ach.members.append(AchievementMember(person_id=m.person_id, contribution=m.contribution))
-    for gone in members.values():
-        ach.members.remove(gone)
+    _sync_rows(ach.owners, {o.organisation_id: o.share for o in data.owners}, "organisation_id", "share",
+               AchievementOwner)
+    _sync_rows(ach.members, {m.person_id: m.contribution for m in data.members}, "person_id", "contribution",
+               AchievementMember)
     have = {e.organisation_id for e in entries}
     for e in entries:
         if e.organisation_id in removed:
@@ -530,6 +517,20 @@ def update_achievement(session: Session, principal: Principal, achievement_id: i
                  after={**{k: values[k] for k in _ACH_FIELDS}, "owners": [o.model_dump(mode="json") for o in data.owners],
                         "members": [m.model_dump(mode="json") for m in data.members]})
     return ach
+
+
+def _sync_rows(rows: list, wanted: dict, key: str, field: str, model: type) -> None:
+    """Make the child rows ``rows`` hold exactly ``wanted`` (key → value): update rows in place, add new keys, remove
+    the rest. In place because the key is unique per achievement: delete-then-insert of the same key would collide
+    in one flush."""
+    have = {getattr(r, key): r for r in rows}
+    for k, value in wanted.items():
+        if k in have:
+            setattr(have.pop(k), field, value)
+        else:
+            rows.append(model(**{key: k, field: value}))
+    for gone in have.values():
+        rows.remove(gone)
 
 
 # ---------------------------------------------------------------- pickers for the achievement form
