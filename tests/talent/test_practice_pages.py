@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import html
 import re
-from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from kechuang.core.audit import AuditEntry
 from kechuang.core.auth import Role
@@ -18,6 +17,7 @@ from kechuang.talent import dossier_service as svc
 from kechuang.talent.models import PracticeRecord
 from tests.conftest import principal
 from tests.factories import make_organisation, make_person
+from tests.queries import count_queries
 from tests.talent.test_pages import _As, _csrf
 from tests.talent.world import affiliate, make_world
 
@@ -203,21 +203,6 @@ def test_roles_reach_the_pages_they_may_use(session, client_as):
     assert page.status_code == 200 and "/edit" not in main and "<form" not in main
 
 
-@contextmanager
-def _count_queries(session):
-    conn = session.connection()
-    seen: list[str] = []
-
-    def before(_conn, _cursor, statement, *_a):
-        seen.append(statement)
-
-    event.listen(conn, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(conn, "before_cursor_execute", before)
-
-
 def test_list_is_paginated_filtered_sorted_and_answers_htmx_with_the_results(session, client_as):
     w = make_world(session, n_candidates=3, n_experts=0)
     hosts = [w.firm] + [make_organisation(session, name_zh=f"践习企业{i}") for i in range(4)]
@@ -245,9 +230,9 @@ def test_list_is_paginated_filtered_sorted_and_answers_htmx_with_the_results(ses
     partial = tto.get("/talent/practice?page=2&per_page=4", headers={"HX-Request": "true"})
     assert partial.text.lstrip().startswith('<div id="practice-results">') and "<html" not in partial.text
     # The number of queries does not grow with the rows shown.
-    with _count_queries(session) as few:
+    with count_queries(session) as few:
         tto.get("/talent/practice?per_page=2")
-    with _count_queries(session) as many:
+    with count_queries(session) as many:
         tto.get("/talent/practice?per_page=6")
     assert len(many) == len(few), (len(few), len(many))
     # API: the same page shape as the other lists.

@@ -11,6 +11,7 @@ from kechuang.transfer import service
 from kechuang.transfer.models import EmpowermentPilot
 from kechuang.transfer.schemas import RuleIn
 from tests.conftest import principal
+from tests.queries import count_queries
 from tests.transfer.helpers import achievement, world
 from tests.transfer.test_pages import _As, _post
 
@@ -241,7 +242,6 @@ def test_pilot_and_rule_api(session, client_as):
 
 
 def test_open_listing_queries_do_not_grow_with_the_rows(session, client_as):
-    from tests.transfer.test_overdue import _count_queries
 
     w = world(session)
     counts = []
@@ -249,7 +249,7 @@ def test_open_listing_queries_do_not_grow_with_the_rows(session, client_as):
         for _ in range(n - (2 if counts else 0)):
             achievement(session, w, owner=w.uni_b if n % 2 else w.uni_a)
         client = _As(client_as, principal(Role.INVESTOR))
-        with _count_queries(session) as seen:
+        with count_queries(session) as seen:
             assert client.get("/transfer/open?per_page=50").status_code == 200
         counts.append(len(seen))
     assert counts[0] == counts[1] and counts[1] <= 6, counts

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event
 
 from kechuang.core.auth import SYSTEM, Role
 from kechuang.core.errors import PermissionDenied
 from kechuang.core.pagination import PageParams
 from kechuang.transfer import params, service
 from tests.conftest import principal
+from tests.queries import count_queries
 from tests.transfer.helpers import contract, world
 from tests.transfer.test_pages import _html
 
@@ -133,21 +132,6 @@ def test_page_scope_sorting_htmx_and_exports(session, client_as):
         assert _html(client_as(p)).get("/transfer/overdue").status_code == 403
 
 
-@contextmanager
-def _count_queries(session):
-    conn = session.connection()
-    seen: list[str] = []
-
-    def before(_conn, _cursor, statement, *_a):
-        seen.append(statement)
-
-    event.listen(conn, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(conn, "before_cursor_execute", before)
-
-
 def test_page_queries_do_not_grow_with_the_rows(session, client_as):
     w = world(session)
     counts = []
@@ -155,7 +139,7 @@ def test_page_queries_do_not_grow_with_the_rows(session, client_as):
         for _ in range(n - (counts and 2 or 0)):
             _submitted(session, w, service.today() - timedelta(days=90))
         client = _html(client_as(w.commission))
-        with _count_queries(session) as seen:
+        with count_queries(session) as seen:
             assert client.get("/transfer/overdue?per_page=50").status_code == 200
         counts.append(len(seen))
     assert counts[0] == counts[1] and counts[1] <= 4, counts
